@@ -1,0 +1,3 @@
+// NetLab: the classic deep networks and the attacks on them, in TypeScript on libtorch.
+export * from './tensor/index.js';
+export * as F from './nn/functional.js';

@@ -1,0 +1,97 @@
+// Loads the libtorch addon and gives its functions types. Nothing outside
+// src/tensor touches these: they take and return raw handle numbers.
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+export type Handle = number;
+
+export interface NativeAddon {
+  release(id: Handle): void;
+  releaseIfLive(id: Handle): boolean;
+  liveTensors(): number;
+  fromBuffer(data: ArrayBufferView, shape: readonly number[], dtype: number): Handle;
+  toBuffer(id: Handle): ArrayBuffer;
+  shape(id: Handle): number[];
+  strides(id: Handle): number[];
+  dtype(id: Handle): number;
+  device(id: Handle): string;
+  item(id: Handle): number | boolean;
+  sameData(a: Handle, b: Handle): boolean;
+  handle(id: Handle): Handle;
+  add(a: Handle, b: Handle): Handle;
+  sub(a: Handle, b: Handle): Handle;
+  mul(a: Handle, b: Handle): Handle;
+  div(a: Handle, b: Handle): Handle;
+  addScalar(a: Handle, b: number | boolean): Handle;
+  subScalar(a: Handle, b: number | boolean): Handle;
+  mulScalar(a: Handle, b: number | boolean): Handle;
+  divScalar(a: Handle, b: number | boolean): Handle;
+  resolveOp(name: string, overload: string): number;
+  opSchema(index: number): string;
+  callOp(index: number, ...args: unknown[]): any;
+  callOpInPlace(index: number, ...args: unknown[]): void;
+  setNumThreads(n: number): void;
+  getNumThreads(): number;
+  manualSeed(seed: number): void;
+  getRngState(): Handle;
+  setRngState(id: Handle): void;
+  setGradEnabled(enabled: boolean): void;
+  isGradEnabled(): boolean;
+  cudaDeviceCount(): number;
+  requiresGrad(id: Handle): boolean;
+  setRequiresGrad(id: Handle, value: boolean): void;
+  isLeaf(id: Handle): boolean;
+  gradFn(id: Handle): string | null;
+  grad(id: Handle): Handle | null;
+  setGrad(id: Handle, grad: Handle | null): void;
+  retainGrad(id: Handle): void;
+  backward(tensors: Handle[], grads: (Handle | null)[], retainGraph: boolean, createGraph: boolean): void;
+  autogradGrad(
+    outputs: Handle[],
+    inputs: Handle[],
+    gradOutputs: (Handle | null)[],
+    retainGraph: boolean,
+    createGraph: boolean,
+    allowUnused: boolean,
+  ): (Handle | null)[];
+}
+
+function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json'))) {
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error('netlab: cannot find the package root above ' + fileURLToPath(import.meta.url));
+    dir = parent;
+  }
+  return dir;
+}
+
+function load(): NativeAddon {
+  const path = join(packageRoot(), 'native', 'build', 'Release', 'netlab.node');
+  if (!existsSync(path)) {
+    throw new Error(`netlab: the native addon is not built (${path} is missing). Run \`npm run setup\`, which installs libtorch and builds it.`);
+  }
+  return createRequire(import.meta.url)(path) as NativeAddon;
+}
+
+export const native: NativeAddon = load();
+
+/** Returns a caller for an ATen operator, resolved on first use. */
+export function aten(name: string, overload = ''): (...args: unknown[]) => any {
+  let index = -1;
+  return (...args: unknown[]) => {
+    if (index < 0) index = native.resolveOp(name, overload);
+    return native.callOp(index, ...args);
+  };
+}
+
+/** Like `aten`, for in-place operators whose result is their first argument. */
+export function atenInPlace(name: string, overload = ''): (...args: unknown[]) => void {
+  let index = -1;
+  return (...args: unknown[]) => {
+    if (index < 0) index = native.resolveOp(name, overload);
+    native.callOpInPlace(index, ...args);
+  };
+}
