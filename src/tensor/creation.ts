@@ -134,6 +134,16 @@ export function tensor(data: NestedArray | ArrayBufferView, options: TensorOptio
   return finish(t, options);
 }
 
+/**
+ * A CPU tensor from raw little-endian bytes, row-major (copied), for file
+ * formats; the only way in for float16, bfloat16 and bool data, which have no
+ * typed array of their own. The byte length must equal numel × item size.
+ */
+export function fromBytes(bytes: Uint8Array, shape: readonly number[], dtype: DType): Tensor {
+  if (!(bytes instanceof Uint8Array)) throw new TypeError(`fromBytes: bytes must be a Uint8Array, got ${describeValue(bytes)}`);
+  return new Tensor(native.fromBuffer(bytes, checkShape('fromBytes', shape), dtypeCode(dtype)));
+}
+
 function convert(t: Tensor, dtype: DType): Tensor {
   const out = t.to(dtype);
   t.dispose();

@@ -256,6 +256,21 @@ export class Tensor {
     return this.kept;
   }
 
+  /**
+   * @internal Makes this object refer to `source`'s tensor and disposes this
+   * one's old tensor; `source` is left disposed. What `module.to()` and
+   * PyTorch's `param.data = …` need: every holder of this object sees the new data.
+   */
+  takeOver(source: Tensor): void {
+    const handle = native.handle(source.handle);
+    source.dispose();
+    if (this.id >= 0) native.release(this.id);
+    this.id = handle;
+    this.cachedShape = undefined;
+    this.cachedDtype = undefined;
+    finalizer.register(this, handle);
+  }
+
   /** Exempts the tensor from every enclosing and future `scope`; returns it. */
   keep(): this {
     this.kept = true;
@@ -459,7 +474,12 @@ export class Tensor {
   }
 
   detach(): Tensor {
-    return new Tensor(op.detach(this.handle));
+    return new Tensor(this.detachedHandle());
+  }
+
+  /** @internal A new native handle on the detached tensor, for subclasses' constructors. */
+  detachedHandle(): Handle {
+    return op.detach(this.handle);
   }
 
   detach_(): this {

@@ -1,0 +1,2 @@
+export { type SafetensorsFile, loadSafetensors, parseSafetensors, saveSafetensors, serializeSafetensors } from './safetensors.js';
+export { writeChunksAtomic, writeFileAtomic } from './atomic.js';

@@ -1,0 +1,169 @@
+// Scaled dot-product attention (Vaswani et al., 2017) as a pure function, and
+// MultiheadAttention with PyTorch's parameter layout (`in_proj_weight`,
+// `in_proj_bias`, `out_proj`) so its weights load both ways.
+import { empty, zeros } from '../tensor/creation.js';
+import type { DType } from '../tensor/dtype.js';
+import { scope } from '../tensor/scope.js';
+import { describeValue, Tensor } from '../tensor/tensor.js';
+import * as F from './functional.js';
+import * as init from './init.js';
+import { Linear } from './layers.js';
+import { Module, Parameter } from './module.js';
+
+export interface AttentionOptions {
+  /**
+   * Broadcastable to (…, L, S). A bool mask is true where attention is NOT
+   * allowed (MultiheadAttention's convention); a float mask is added to the
+   * scores (use −∞ to block).
+   */
+  mask?: Tensor | null;
+  /** Dropout on the attention weights (applied only when training). */
+  dropoutP?: number;
+  training?: boolean;
+}
+
+/**
+ * softmax(q kᵀ / √d + mask) v.
+ * q: (…, L, d), k: (…, S, d), v: (…, S, dv) → output (…, L, dv) and the
+ * attention weights (…, L, S), which ViT's attention maps are drawn from.
+ */
+export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions = {}): { output: Tensor; weights: Tensor } {
+  for (const [name, t] of [['q', q], ['k', k], ['v', v]] as const) {
+    if (!(t instanceof Tensor)) throw new TypeError(`scaledDotProductAttention: ${name} must be a Tensor, got ${describeValue(t)}`);
+    if (t.ndim < 2) throw new RangeError(`scaledDotProductAttention: ${name} needs at least 2 dimensions (…, length, dim), got ${t.describe()}`);
+  }
+  const d = q.shape[q.ndim - 1];
+  if (k.shape[k.ndim - 1] !== d) throw new RangeError(`scaledDotProductAttention: q ${q.describe()} and k ${k.describe()} differ in their last dimension`);
+  if (k.shape[k.ndim - 2] !== v.shape[v.ndim - 2]) throw new RangeError(`scaledDotProductAttention: k ${k.describe()} and v ${v.describe()} differ in length`);
+  return scope(() => {
+    let scores = q.div(Math.sqrt(d)).matmul(k.transpose(-2, -1)); // (…, L, S)
+    const mask = options.mask ?? null;
+    if (mask !== null) scores = mask.dtype === 'bool' ? scores.maskedFill(mask, -Infinity) : scores.add(mask);
+    let weights = F.softmax(scores, -1);
+    const p = options.dropoutP ?? 0;
+    const attended = p > 0 && (options.training ?? true) ? F.dropout(weights, p, true) : weights;
+    const output = attended.matmul(v); // (…, L, dv)
+    return { output, weights };
+  });
+}
+
+export interface MultiheadAttentionOptions {
+  /** Dropout on the attention weights. */
+  dropout?: number;
+  bias?: boolean;
+  /** Inputs and outputs as (N, L, E) instead of PyTorch's default (L, N, E). */
+  batchFirst?: boolean;
+  dtype?: DType;
+}
+
+export interface MultiheadAttentionCall {
+  /** (N, S) bool, true for keys to ignore (padding). */
+  keyPaddingMask?: Tensor | null;
+  /** Return the attention weights (default true, as in PyTorch). */
+  needWeights?: boolean;
+  /** (L, S) or (N·heads, L, S); bool true = blocked, or float added to the scores. */
+  attnMask?: Tensor | null;
+  /** Average the returned weights over heads (N, L, S), else (N, heads, L, S). */
+  averageAttnWeights?: boolean;
+}
+
+/** Multi-head attention, equal to torch.nn.MultiheadAttention with kdim = vdim = embedDim. */
+export class MultiheadAttention extends Module {
+  readonly embedDim: number;
+  readonly numHeads: number;
+  readonly headDim: number;
+  readonly dropout: number;
+  readonly batchFirst: boolean;
+  in_proj_weight: Parameter; // (3E, E): query, key and value projections stacked
+  in_proj_bias: Parameter | null;
+  out_proj: Linear;
+
+  constructor(embedDim: number, numHeads: number, options: MultiheadAttentionOptions = {}) {
+    super();
+    if (!Number.isInteger(embedDim) || embedDim <= 0) throw new RangeError(`MultiheadAttention: embedDim must be a positive integer, got ${embedDim}`);
+    if (!Number.isInteger(numHeads) || numHeads <= 0 || embedDim % numHeads !== 0)
+      throw new RangeError(`MultiheadAttention: numHeads (${numHeads}) must be a positive integer dividing embedDim (${embedDim})`);
+    this.embedDim = embedDim;
+    this.numHeads = numHeads;
+    this.headDim = embedDim / numHeads;
+    this.dropout = options.dropout ?? 0;
+    if (!(this.dropout >= 0 && this.dropout <= 1)) throw new RangeError(`MultiheadAttention: dropout must be in [0, 1], got ${this.dropout}`);
+    this.batchFirst = options.batchFirst ?? false;
+    const bias = options.bias ?? true;
+    this.in_proj_weight = Parameter.adopt(empty([3 * embedDim, embedDim], { dtype: options.dtype }));
+    this.in_proj_bias = bias ? Parameter.adopt(zeros([3 * embedDim], { dtype: options.dtype })) : null;
+    this.out_proj = new Linear(embedDim, embedDim, { bias, dtype: options.dtype });
+    init.xavierUniform_(this.in_proj_weight);
+    if (this.out_proj.bias !== null) init.zeros_(this.out_proj.bias);
+  }
+
+  /** Returns [output, weights]: output like the query; weights null unless needWeights. */
+  forward(query: Tensor, key: Tensor, value: Tensor, options: MultiheadAttentionCall = {}): [Tensor, Tensor | null] {
+    const E = this.embedDim;
+    for (const [name, t] of [['query', query], ['key', key], ['value', value]] as const) {
+      if (!(t instanceof Tensor)) throw new TypeError(`MultiheadAttention: ${name} must be a Tensor, got ${describeValue(t)}`);
+      if (t.ndim !== 3 && t.ndim !== 2) throw new RangeError(`MultiheadAttention: ${name} must be 3-D (or 2-D unbatched), got ${t.describe()}`);
+      if (t.shape[t.ndim - 1] !== E) throw new RangeError(`MultiheadAttention: ${name} ${t.describe()} must end in embedDim ${E}`);
+    }
+    const unbatched = query.ndim === 2;
+    const needWeights = options.needWeights ?? true;
+    const average = options.averageAttnWeights ?? true;
+    return scope(() => {
+      // Work in PyTorch's (length, batch, E) layout.
+      const toSeqFirst = (t: Tensor) => (unbatched ? t.unsqueeze(1) : this.batchFirst ? t.transpose(0, 1) : t);
+      const q0 = toSeqFirst(query);
+      const k0 = toSeqFirst(key);
+      const v0 = toSeqFirst(value);
+      const [L, N] = q0.shape;
+      const S = k0.shape[0];
+      if (k0.shape[1] !== N || v0.shape[1] !== N || v0.shape[0] !== S)
+        throw new RangeError(`MultiheadAttention: query ${query.describe()}, key ${key.describe()} and value ${value.describe()} do not agree in batch or length`);
+      const [wq, wk, wv] = this.in_proj_weight.chunk(3, 0);
+      const [bq, bk, bv] = this.in_proj_bias === null ? [null, null, null] : this.in_proj_bias.chunk(3, 0);
+      const h = this.numHeads;
+      const hd = this.headDim;
+      const heads = (t: Tensor, length: number) => t.reshape(length, N * h, hd).transpose(0, 1); // (N·h, length, hd)
+      const q = heads(F.linear(q0, wq, bq), L);
+      const k = heads(F.linear(k0, wk, bk), S);
+      const v = heads(F.linear(v0, wv, bv), S);
+      const mask = this.combineMasks(options, N, L, S, q.dtype);
+      const { output, weights } = scaledDotProductAttention(q, k, v, { mask, dropoutP: this.dropout, training: this.training });
+      const merged = output.transpose(0, 1).contiguous().view(L * N, E); // (L·N, E)
+      let out = this.out_proj.forward(merged).view(L, N, E);
+      out = unbatched ? out.squeeze(1) : this.batchFirst ? out.transpose(0, 1) : out;
+      if (!needWeights) return [out, null];
+      let w = weights.view(N, h, L, S);
+      if (average) w = w.mean(1);
+      if (unbatched) w = w.squeeze(0);
+      return [out, w];
+    });
+  }
+
+  // One additive float mask of shape (N·h, L, S) or (L, S), or null.
+  private combineMasks(options: MultiheadAttentionCall, N: number, L: number, S: number, dtype: DType): Tensor | null {
+    const h = this.numHeads;
+    let mask: Tensor | null = null;
+    const attnMask = options.attnMask ?? null;
+    if (attnMask !== null) {
+      const ok2 = attnMask.ndim === 2 && attnMask.shape[0] === L && attnMask.shape[1] === S;
+      const ok3 = attnMask.ndim === 3 && attnMask.shape[0] === N * h && attnMask.shape[1] === L && attnMask.shape[2] === S;
+      if (!ok2 && !ok3) throw new RangeError(`MultiheadAttention: attnMask must be (${L}, ${S}) or (${N * h}, ${L}, ${S}), got ${attnMask.describe()}`);
+      mask = attnMask.dtype === 'bool' ? zeros(attnMask.shape, { dtype }).maskedFill(attnMask, -Infinity) : attnMask;
+    }
+    const padding = options.keyPaddingMask ?? null;
+    if (padding !== null) {
+      const expected = N === 1 && padding.ndim === 1 ? [S] : [N, S];
+      if (padding.ndim !== expected.length || padding.shape.some((d, i) => d !== expected[i]))
+        throw new RangeError(`MultiheadAttention: keyPaddingMask must be (${N}, ${S}), got ${padding.describe()}`);
+      const bool = padding.dtype === 'bool';
+      const additive = bool ? zeros(padding.shape, { dtype }).maskedFill(padding, -Infinity) : padding;
+      const perHead = additive.view(N, 1, 1, S).expand(N, h, 1, S).reshape(N * h, 1, S);
+      mask = mask === null ? perHead : mask.add(perHead);
+    }
+    return mask;
+  }
+
+  protected override extraRepr(): string {
+    return `embed_dim=${this.embedDim}, num_heads=${this.numHeads}, dropout=${this.dropout}, batch_first=${this.batchFirst}`;
+  }
+}

@@ -1,0 +1,5 @@
+export { Module, Parameter, Buffer, type StateDict, type LoadResult } from './module.js';
+export * from './layers.js';
+export * from './container.js';
+export { MultiheadAttention, scaledDotProductAttention, type MultiheadAttentionOptions, type MultiheadAttentionCall, type AttentionOptions } from './attention.js';
+export * as init from './init.js';
