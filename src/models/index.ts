@@ -1,0 +1,2 @@
+export * from './registry.js';
+export { MadryCnn, madryCnn, type MadryCnnConfig } from './madry-cnn.js';

@@ -1,0 +1,52 @@
+// The model registry: every network NetLab builds, by name, with the metadata
+// a user needs to feed it (as torchvision's get_model / list_models).
+import type { Module } from '../nn/module.js';
+import { madryCnn } from './madry-cnn.js';
+
+export interface ModelEntry {
+  name: string;
+  /** One line on what it is and where it comes from. */
+  description: string;
+  build: (options?: Record<string, unknown>) => Module;
+  /** [channels, height, width] of one input image. */
+  inputSize: [number, number, number];
+  numClasses: number;
+  /** Per-channel normalisation the model expects inside its input pipeline; null for raw [0, 1] inputs. */
+  normalization: { mean: number[]; std: number[] } | null;
+}
+
+const REGISTRY = new Map<string, ModelEntry>();
+
+export function registerModel(entry: ModelEntry): void {
+  if (REGISTRY.has(entry.name)) throw new Error(`registerModel: '${entry.name}' is already registered`);
+  REGISTRY.set(entry.name, entry);
+}
+
+/** Builds a registered model by name. */
+export function getModel(name: string, options: Record<string, unknown> = {}): Module {
+  return getModelEntry(name).build(options);
+}
+
+export function getModelEntry(name: string): ModelEntry {
+  const entry = REGISTRY.get(name);
+  if (entry === undefined) throw new Error(`unknown model '${name}'; registered models: ${listModels().join(', ')}`);
+  return entry;
+}
+
+export function listModels(): string[] {
+  return [...REGISTRY.keys()].sort();
+}
+
+/** The number of learnable parameters. */
+export function parameterCount(model: Module): number {
+  return model.parameters().reduce((n, p) => n + p.numel(), 0);
+}
+
+registerModel({
+  name: 'madry-cnn',
+  description: 'MNIST CNN of Madry et al. (2018): conv5x5-32, pool, conv5x5-64, pool, fc1024, fc10',
+  build: (options) => madryCnn(options),
+  inputSize: [1, 28, 28],
+  numClasses: 10,
+  normalization: null,
+});
