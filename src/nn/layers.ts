@@ -6,7 +6,7 @@ import type { DType } from '../tensor/dtype.js';
 import type { Tensor } from '../tensor/tensor.js';
 import * as F from './functional.js';
 import * as init from './init.js';
-import { Buffer, Module, Parameter } from './module.js';
+import { Buffer, Module, Parameter, pyRepr } from './module.js';
 
 function positiveInt(layer: string, name: string, value: number): number {
   if (!Number.isInteger(value) || value <= 0) throw new RangeError(`${layer}: ${name} must be a positive integer, got ${value}`);
@@ -59,7 +59,7 @@ export class Linear extends Module {
   }
 
   protected override extraRepr(): string {
-    return `in_features=${this.inFeatures}, out_features=${this.outFeatures}, bias=${this.bias !== null}`;
+    return `in_features=${this.inFeatures}, out_features=${this.outFeatures}, bias=${pyRepr(this.bias !== null)}`;
   }
 }
 
@@ -244,7 +244,7 @@ abstract class BatchNorm extends Module {
   }
 
   protected override extraRepr(): string {
-    return `${this.numFeatures}, eps=${this.eps}, momentum=${this.momentum}, affine=${this.affine}, track_running_stats=${this.trackRunningStats}`;
+    return `${this.numFeatures}, eps=${pyRepr(this.eps)}, momentum=${pyRepr(this.momentum)}, affine=${pyRepr(this.affine)}, track_running_stats=${pyRepr(this.trackRunningStats)}`;
   }
 }
 
@@ -292,7 +292,7 @@ export class LayerNorm extends Module {
   }
 
   protected override extraRepr(): string {
-    return `(${this.normalizedShape.join(', ')},), eps=${this.eps}, elementwise_affine=${this.weight !== null}`;
+    return `(${this.normalizedShape.join(', ')},), eps=${pyRepr(this.eps)}, elementwise_affine=${pyRepr(this.weight !== null)}`;
   }
 }
 
@@ -434,7 +434,7 @@ export class MaxPool2d extends Module {
   }
 
   protected override extraRepr(): string {
-    return `kernel_size=${this.kernelSize[0]}, stride=${this.stride[0]}, padding=${this.padding[0]}`;
+    return `kernel_size=${this.kernelSize[0]}, stride=${this.stride[0]}, padding=${this.padding[0]}, dilation=1, ceil_mode=${this.ceilMode ? 'True' : 'False'}`;
   }
 }
 

@@ -51,6 +51,16 @@ export class Buffer extends Tensor {
   }
 }
 
+/** A value as Python prints it, for printouts that read like PyTorch's: True, None, 1e-05. */
+export function pyRepr(value: number | boolean | null): string {
+  if (value === null) return 'None';
+  if (typeof value === 'boolean') return value ? 'True' : 'False';
+  if (Number.isInteger(value)) return String(value);
+  const text = String(value);
+  // Python writes small and large floats with a two-digit exponent (1e-05).
+  return Math.abs(value) < 1e-4 || Math.abs(value) >= 1e16 ? value.toExponential().replace(/e([+-])(\d)$/, 'e$10$2') : text;
+}
+
 export interface LoadResult {
   missingKeys: string[];
   unexpectedKeys: string[];

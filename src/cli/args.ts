@@ -1,0 +1,68 @@
+// Command-line parsing on Node's own util.parseArgs, with the checks every
+// command shares: unknown options, numbers and their ranges, choices.
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+
+/** A mistake in how the command was called: printed with the usage hint, exit code 2. */
+export class UsageError extends Error {}
+
+export interface OptionSpec {
+  type: 'string' | 'boolean';
+  short?: string;
+  /** One line for --help. */
+  help: string;
+  /** Shown in --help as the value's placeholder, e.g. FILE or N. */
+  value?: string;
+  default?: string;
+}
+
+export interface CommandSpec {
+  name: string;
+  summary: string;
+  options: Record<string, OptionSpec>;
+  /** Extra paragraphs printed after the options. */
+  notes?: string;
+}
+
+export function helpText(spec: CommandSpec): string {
+  const rows = Object.entries(spec.options).map(([name, o]) => {
+    const flag = `--${name}${o.type === 'string' ? ` ${o.value ?? 'VALUE'}` : ''}`;
+    const def = o.default !== undefined ? ` (default: ${o.default})` : '';
+    return `  ${flag.padEnd(28)} ${o.help}${def}`;
+  });
+  return [`netlab ${spec.name}: ${spec.summary}`, '', `usage: netlab ${spec.name} [options]`, '', 'options:', ...rows, '  --help                       show this help', spec.notes ? `\n${spec.notes}` : ''].join('\n');
+}
+
+/** Parses argv for a command; unknown options and stray arguments are usage errors. */
+export function parseCommand(spec: CommandSpec, argv: string[]): Record<string, string | boolean | undefined> | 'help' {
+  const options: ParseArgsConfig['options'] = { help: { type: 'boolean' } };
+  for (const [name, o] of Object.entries(spec.options)) options[name] = { type: o.type, ...(o.short ? { short: o.short } : {}) };
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options, strict: true, allowPositionals: false });
+  } catch (error) {
+    throw new UsageError(`${spec.name}: ${(error as Error).message.replace(/\. To specify a positional argument.*$/s, '')}`);
+  }
+  if (parsed.values.help) return 'help';
+  const values: Record<string, string | boolean | undefined> = {};
+  for (const [name, o] of Object.entries(spec.options)) values[name] = (parsed.values[name] as string | boolean | undefined) ?? o.default;
+  return values;
+}
+
+/** A number option within [min, max]; `integer` demands a whole number. */
+export function numberOption(command: string, name: string, raw: string | boolean | undefined, range: { min?: number; max?: number; integer?: boolean; exclusiveMin?: boolean }): number {
+  if (typeof raw !== 'string' || raw.trim() === '') throw new UsageError(`${command}: --${name} needs a value`);
+  const value = Number(raw);
+  if (!Number.isFinite(value)) throw new UsageError(`${command}: --${name} must be a number, got '${raw}'`);
+  if (range.integer && !Number.isInteger(value)) throw new UsageError(`${command}: --${name} must be a whole number, got '${raw}'`);
+  if (range.min !== undefined && (range.exclusiveMin ? value <= range.min : value < range.min))
+    throw new UsageError(`${command}: --${name} must be ${range.exclusiveMin ? '>' : '>='} ${range.min}, got ${raw}`);
+  if (range.max !== undefined && value > range.max) throw new UsageError(`${command}: --${name} must be <= ${range.max}, got ${raw}`);
+  return value;
+}
+
+/** A string option that must be one of `choices`. */
+export function choiceOption<T extends string>(command: string, name: string, raw: string | boolean | undefined, choices: readonly T[]): T {
+  if (typeof raw !== 'string' || !choices.includes(raw as T))
+    throw new UsageError(`${command}: --${name} must be one of ${choices.join(', ')}, got '${String(raw)}'`);
+  return raw as T;
+}

@@ -1,0 +1,58 @@
+#!/usr/bin/env node
+// The netlab command: `netlab <command> [options]`.
+import { helpText, parseCommand, UsageError, type CommandSpec } from './args.js';
+import { runTrain, TRAIN } from './train.js';
+
+interface Command {
+  spec: CommandSpec;
+  run: (values: Record<string, string | boolean | undefined>) => unknown;
+}
+
+const DEMO: CommandSpec = {
+  name: 'demo',
+  summary: "the main job: train the Madry MNIST CNN for one epoch and report its test accuracy",
+  options: { json: { type: 'boolean', help: 'print the result as one JSON object on stdout' } },
+};
+
+const COMMANDS: Record<string, Command> = {
+  demo: { spec: DEMO, run: (values) => runTrain({ ...defaults(TRAIN), epochs: '1', json: values.json }) },
+  train: { spec: TRAIN, run: runTrain },
+};
+
+function defaults(spec: CommandSpec): Record<string, string | undefined> {
+  return Object.fromEntries(Object.entries(spec.options).map(([name, o]) => [name, o.default]));
+}
+
+function usage(): string {
+  const rows = Object.values(COMMANDS).map((c) => `  ${c.spec.name.padEnd(10)} ${c.spec.summary}`);
+  return ['usage: netlab <command> [options]', '', 'commands:', ...rows, '', "Run 'netlab <command> --help' for a command's options."].join('\n');
+}
+
+function main(argv: string[]): number {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(usage() + '\n');
+    return name === undefined ? 2 : 0;
+  }
+  const command = COMMANDS[name];
+  try {
+    if (command === undefined) throw new UsageError(`unknown command '${name}'`);
+    const values = parseCommand(command.spec, rest);
+    if (values === 'help') {
+      process.stdout.write(helpText(command.spec) + '\n');
+      return 0;
+    }
+    const result = command.run(values);
+    if (values.json) process.stdout.write(JSON.stringify(result) + '\n');
+    return 0;
+  } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`netlab: ${error.message}\n${command ? `Run 'netlab ${name} --help' for its options.` : usage()}\n`);
+      return 2;
+    }
+    process.stderr.write(`netlab: ${(error as Error).message}\n`);
+    return 1;
+  }
+}
+
+process.exitCode = main(process.argv.slice(2));

