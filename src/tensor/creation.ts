@@ -289,7 +289,13 @@ export function setRngState(state: Tensor): void {
   native.setRngState(state.handle);
 }
 
+// Each libtorch thread is an OS thread that spins while it waits for work; far
+// more threads than cores only slows every process on the machine down.
+const MAX_THREADS = 256;
+
+/** Sets libtorch's intra-op thread count (default: the machine's cores). */
 export function setNumThreads(n: number): void {
+  if (!Number.isInteger(n) || n < 1 || n > MAX_THREADS) throw new RangeError(`setNumThreads: expects an integer from 1 to ${MAX_THREADS}, got ${n}`);
   native.setNumThreads(n);
 }
 

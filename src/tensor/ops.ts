@@ -1,6 +1,7 @@
 // Functions over several tensors, and the free-function forms of methods, as
 // in PyTorch's `torch.*` namespace.
 import { aten } from './native.js';
+import { dtypeCode } from './dtype.js';
 import { describeValue, Tensor, type TensorOrScalar } from './tensor.js';
 
 const op = {
@@ -47,7 +48,9 @@ export function where(condition: Tensor, x: TensorOrScalar, y: TensorOrScalar): 
   if (x instanceof Tensor && typeof y === 'number') return new Tensor(op.whereTS(condition.handle, x.handle, y));
   if (typeof x === 'number' && y instanceof Tensor) return new Tensor(op.whereST(condition.handle, x, y.handle));
   if (typeof x === 'number' && typeof y === 'number') {
-    const xs = new Tensor(op.full([], x, null));
+    // A JavaScript number has no int/float kind, so two numbers give the default
+    // float32, as torch.where(c, 2.0, -1.0) does (libtorch alone would infer int64 from 2).
+    const xs = new Tensor(op.full([], x, dtypeCode('float32')));
     try {
       return new Tensor(op.whereTS(condition.handle, xs.handle, y));
     } finally {

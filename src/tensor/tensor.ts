@@ -30,6 +30,10 @@ const op = {
   addAlpha: aten('add', 'Tensor'),
   subAlpha: aten('sub', 'Tensor'),
   divMode: aten('div', 'Tensor_mode'),
+  // Scalar overloads keep PyTorch's promotion for numbers: int64 + 2.5 is float32.
+  addScalarAlpha: aten('add', 'Scalar'),
+  subScalarAlpha: aten('sub', 'Scalar'),
+  divScalarMode: aten('div', 'Scalar_mode'),
   pow: aten('pow', 'Tensor_Tensor'),
   powScalar: aten('pow', 'Tensor_Scalar'),
   neg: aten('neg'),
@@ -491,24 +495,14 @@ export class Tensor {
 
   add(other: TensorOrScalar, options?: { alpha?: number }): Tensor {
     if (options?.alpha !== undefined) {
-      const o = other instanceof Tensor ? other : full([], scalar('add', other), this.dtype);
-      try {
-        return new Tensor(op.addAlpha(this.handle, o.handle, options.alpha));
-      } finally {
-        if (o !== other) o.dispose();
-      }
+      return new Tensor(other instanceof Tensor ? op.addAlpha(this.handle, other.handle, options.alpha) : op.addScalarAlpha(this.handle, scalar('add', other), options.alpha));
     }
     return new Tensor(other instanceof Tensor ? native.add(this.handle, other.handle) : native.addScalar(this.handle, scalar('add', other)));
   }
 
   sub(other: TensorOrScalar, options?: { alpha?: number }): Tensor {
     if (options?.alpha !== undefined) {
-      const o = other instanceof Tensor ? other : full([], scalar('sub', other), this.dtype);
-      try {
-        return new Tensor(op.subAlpha(this.handle, o.handle, options.alpha));
-      } finally {
-        if (o !== other) o.dispose();
-      }
+      return new Tensor(other instanceof Tensor ? op.subAlpha(this.handle, other.handle, options.alpha) : op.subScalarAlpha(this.handle, scalar('sub', other), options.alpha));
     }
     return new Tensor(other instanceof Tensor ? native.sub(this.handle, other.handle) : native.subScalar(this.handle, scalar('sub', other)));
   }
@@ -520,12 +514,7 @@ export class Tensor {
   /** Division; `roundingMode` 'trunc' or 'floor' as in PyTorch. */
   div(other: TensorOrScalar, options?: { roundingMode?: 'trunc' | 'floor' }): Tensor {
     if (options?.roundingMode !== undefined) {
-      const o = other instanceof Tensor ? other : full([], scalar('div', other), this.dtype);
-      try {
-        return new Tensor(op.divMode(this.handle, o.handle, options.roundingMode));
-      } finally {
-        if (o !== other) o.dispose();
-      }
+      return new Tensor(other instanceof Tensor ? op.divMode(this.handle, other.handle, options.roundingMode) : op.divScalarMode(this.handle, scalar('div', other), options.roundingMode));
     }
     return new Tensor(other instanceof Tensor ? native.div(this.handle, other.handle) : native.divScalar(this.handle, scalar('div', other)));
   }
