@@ -1,0 +1,164 @@
+// PGD: Madry, Makelov, Schmidt, Tsipras & Vladu, "Towards Deep Learning Models
+// Resistant to Adversarial Attacks" (ICLR 2018). Projected gradient ascent on
+// the loss from a random start in the ε-ball: each step moves along the sign
+// of the gradient (L∞) or the per-example normalised gradient (L2), projects
+// back onto the ball, then clips to the box. Restarts keep, per example, the
+// worst case found; a success from any restart counts.
+import { noGrad } from '../tensor/autograd.js';
+import { full, rand, randn, zeros } from '../tensor/creation.js';
+import { scope } from '../tensor/scope.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { stack, where } from '../tensor/ops.js';
+import { Attack, attackLoss, inputGradient, reached, type AttackCore, type AttackOptions, type Norm } from './attack.js';
+
+export interface PGDOptions extends AttackOptions {
+  norm?: Norm;
+  /** The budget: ‖x' − x‖ ≤ ε in the chosen norm. */
+  eps?: number;
+  /** α, the length of each step. */
+  stepSize?: number;
+  steps?: number;
+  /** Start uniformly in the ε-ball (Madry et al.) rather than at x. */
+  randomStart?: boolean;
+  /** Independent runs; each example keeps its worst case. */
+  restarts?: number;
+  /** Stop moving examples that already reach the goal. */
+  earlyStop?: boolean;
+  /** Keep every example's loss at every step (for the paper's loss-concentration figure). */
+  recordLoss?: boolean;
+}
+
+/** Madry et al.'s MNIST attack: ε = 0.3, 40 steps of 0.01, random start. */
+export const PGD_MNIST: PGDOptions = { norm: 'linf', eps: 0.3, stepSize: 0.01, steps: 40, randomStart: true };
+/** Madry et al.'s CIFAR-10 attack: ε = 8/255, 7 steps of 2/255, random start. */
+export const PGD_CIFAR10: PGDOptions = { norm: 'linf', eps: 8 / 255, stepSize: 2 / 255, steps: 7, randomStart: true };
+
+// Keeps the L2 step finite where the gradient vanishes.
+const GRAD_NORM_FLOOR = 1e-12;
+
+export class PGD extends Attack {
+  readonly norm: Norm;
+  readonly eps: number;
+  readonly stepSize: number;
+  readonly steps: number;
+  readonly randomStart: boolean;
+  readonly restarts: number;
+  readonly earlyStop: boolean;
+  readonly recordLoss: boolean;
+
+  /** Defaults: PGD_MNIST (Madry et al.'s MNIST setting). */
+  constructor(options: PGDOptions = {}, name = 'PGD') {
+    super(name, options);
+    const o = { ...PGD_MNIST, ...options };
+    this.norm = o.norm!;
+    if (this.norm !== 'linf' && this.norm !== 'l2') throw new TypeError(`${name}: norm must be 'linf' or 'l2', got '${String(o.norm)}'`);
+    this.eps = o.eps!;
+    if (!(this.eps >= 0) || !Number.isFinite(this.eps)) throw new RangeError(`${name}: eps must be a finite number >= 0, got ${o.eps}`);
+    this.stepSize = o.stepSize!;
+    if (!(this.stepSize > 0) || !Number.isFinite(this.stepSize)) throw new RangeError(`${name}: stepSize must be a finite number > 0, got ${o.stepSize}`);
+    this.steps = o.steps!;
+    if (!Number.isInteger(this.steps) || this.steps < 1) throw new RangeError(`${name}: steps must be an integer >= 1, got ${o.steps}`);
+    this.restarts = o.restarts ?? 1;
+    if (!Number.isInteger(this.restarts) || this.restarts < 1) throw new RangeError(`${name}: restarts must be an integer >= 1, got ${o.restarts}`);
+    this.randomStart = o.randomStart ?? true;
+    this.earlyStop = o.earlyStop ?? false;
+    this.recordLoss = o.recordLoss ?? false;
+  }
+
+  protected bound(): { norm: Norm; eps: number } {
+    return { norm: this.norm, eps: this.eps };
+  }
+
+  protected perturb(model: (x: Tensor) => Tensor, x: Tensor, goal: Tensor, targeted: boolean): AttackCore {
+    const n = x.shape[0];
+    const [lo, hi] = this.box;
+    // For L∞ the ball and the box intersect in a box, so one clamp projects onto both.
+    const lower = this.norm === 'linf' ? x.sub(this.eps).clamp(lo, null) : null;
+    const upper = this.norm === 'linf' ? x.add(this.eps).clamp(null, hi) : null;
+    let best = x;
+    let bestLoss = full([n], -Infinity);
+    let bestSuccess = zeros([n], { dtype: 'bool' });
+    const histories: Tensor[] = [];
+    for (let r = 0; r < this.restarts; r++) {
+      let xr = this.randomStart ? randomStartInBall(x, this.norm, this.eps, this.box) : x;
+      const losses: Tensor[] = [];
+      for (let k = 0; k < this.steps; k++) {
+        const { next, loss } = scope(() => {
+          const { grad, loss, logits } = inputGradient(model, xr, goal, targeted);
+          const moved = noGrad(() => this.project(this.step(xr, grad), x, lower, upper));
+          const next = this.earlyStop ? noGrad(() => where(reached(logits, goal, targeted).view(n, ...Array(x.ndim - 1).fill(1)), xr, moved)) : moved;
+          return { next, loss };
+        });
+        if (this.recordLoss) losses.push(loss);
+        else loss.dispose();
+        if (xr !== x) xr.dispose();
+        xr = next;
+      }
+      const [loss, success] = noGrad(() => {
+        const logits = model(xr);
+        return [attackLoss(logits, goal, targeted), reached(logits, goal, targeted)];
+      });
+      if (this.recordLoss) {
+        histories.push(stack([...losses, loss]));
+        for (const t of losses) t.dispose();
+      }
+      // Success beats failure; between equals, the higher loss wins.
+      const better = noGrad(() => success.logicalAnd(bestSuccess.logicalNot()).logicalOr(success.eq(bestSuccess).logicalAnd(loss.gt(bestLoss))));
+      const keep = better.view(n, ...Array(x.ndim - 1).fill(1));
+      const merged = noGrad(() => where(keep, xr, best));
+      const mergedLoss = noGrad(() => where(better, loss, bestLoss));
+      const mergedSuccess = noGrad(() => success.logicalOr(bestSuccess));
+      for (const t of [best === x ? null : best, bestLoss, bestSuccess, xr === x ? null : xr, loss, success, better, keep]) t?.dispose();
+      best = merged;
+      bestLoss = mergedLoss;
+      bestSuccess = mergedSuccess;
+    }
+    const lossHistory = this.recordLoss ? stack(histories) : undefined;
+    return { adversarial: best === x ? x.clone() : best, iterations: this.steps * this.restarts, lossHistory };
+  }
+
+  private step(xr: Tensor, grad: Tensor): Tensor {
+    return scope(() => {
+      if (this.norm === 'linf') return xr.add(grad.sign().mul(this.stepSize));
+      const n = xr.shape[0];
+      const norms = grad.flatten(1).norm(2, 1).clamp(GRAD_NORM_FLOOR, null).view(n, ...Array(xr.ndim - 1).fill(1));
+      return xr.add(grad.div(norms).mul(this.stepSize));
+    });
+  }
+
+  /** Projection onto the ε-ball around x, then clipping to the box. */
+  private project(moved: Tensor, x: Tensor, lower: Tensor | null, upper: Tensor | null): Tensor {
+    return scope(() => {
+      if (this.norm === 'linf') return moved.clamp(lower!, upper!);
+      const n = x.shape[0];
+      const delta = moved.sub(x);
+      const norms = delta.flatten(1).norm(2, 1);
+      const factor = norms.clamp(GRAD_NORM_FLOOR, null).reciprocal().mul(this.eps).clamp(null, 1).view(n, ...Array(x.ndim - 1).fill(1));
+      return x.add(delta.mul(factor)).clamp(this.box[0], this.box[1]);
+    });
+  }
+}
+
+/**
+ * A uniform draw from the ε-ball around each example of x, clipped to the box.
+ * For L2 the radius is ε·U^(1/d) with d the example's size, so the draw is
+ * uniform in the ball rather than on its surface.
+ */
+export function randomStartInBall(x: Tensor, norm: Norm, eps: number, box: [number, number]): Tensor {
+  return noGrad(() =>
+    scope(() => {
+      let delta: Tensor;
+      if (norm === 'linf') {
+        delta = rand(x.shape, { dtype: x.dtype }).mul(2 * eps).sub(eps);
+      } else {
+        const n = x.shape[0];
+        const d = x.numel() / n;
+        const direction = randn(x.shape, { dtype: x.dtype });
+        const norms = direction.flatten(1).norm(2, 1).clamp(GRAD_NORM_FLOOR, null);
+        const radius = rand([n], { dtype: 'float64' }).pow(1 / d).mul(eps).to(x.dtype);
+        delta = direction.mul(radius.div(norms).view(n, ...Array(x.ndim - 1).fill(1)));
+      }
+      return x.add(delta).clamp(box[0], box[1]);
+    }),
+  );
+}
