@@ -60,12 +60,16 @@ export interface FitOptions {
   checkpointEvery?: number;
   /** Continues from the checkpoint at checkpointPath when one exists. */
   resume?: boolean;
+  /** A wall-clock budget: training stops after the step during which it runs out (the epoch is then recorded as cut short). */
+  maxSeconds?: number;
   onStep?: (info: StepInfo) => void;
   onEpoch?: (info: EpochInfo) => void;
 }
 
 export interface FitResult {
   epochs: EpochInfo[];
+  /** True when maxSeconds ended training before `epochs` were done. */
+  stoppedEarly: boolean;
   /** Every step's training loss, across epochs (including those before a resume). */
   losses: number[];
   resumedFrom?: { epoch: number; step: number };
@@ -85,13 +89,15 @@ export const crossEntropyLoss: LossFn = (model, inputs, targets) => F.crossEntro
 export function fit(options: FitOptions): FitResult {
   const { model, loader, optimizer, epochs } = options;
   if (!Number.isInteger(epochs) || epochs < 0) throw new RangeError(`fit: epochs must be a non-negative integer, got ${epochs}`);
+  if (options.maxSeconds !== undefined && !(options.maxSeconds > 0)) throw new RangeError(`fit: maxSeconds must be > 0, got ${options.maxSeconds}`);
   if (options.checkpointEvery !== undefined && (!Number.isInteger(options.checkpointEvery) || options.checkpointEvery < 1))
     throw new RangeError(`fit: checkpointEvery must be a positive integer, got ${options.checkpointEvery}`);
   if ((options.resume || options.checkpointEvery !== undefined) && options.checkpointPath === undefined)
     throw new TypeError('fit: resume and checkpointEvery need checkpointPath');
   const lossFn = options.loss ?? crossEntropyLoss;
   const stepsPerEpoch = loader.length;
-  const result: FitResult = { epochs: [], losses: [] };
+  const result: FitResult = { epochs: [], losses: [], stoppedEarly: false };
+  const deadline = options.maxSeconds === undefined ? Infinity : performance.now() + options.maxSeconds * 1000;
   let startEpoch = 0;
 
   if (options.resume && existsSync(options.checkpointPath!)) {
@@ -143,6 +149,10 @@ export function fit(options: FitOptions): FitResult {
       step++;
       globalStep++;
       if (options.checkpointEvery !== undefined && globalStep % options.checkpointEvery === 0 && step < stepsPerEpoch) checkpoint(epoch, step);
+      if (performance.now() >= deadline) {
+        result.stoppedEarly = true;
+        break;
+      }
     }
     const info: EpochInfo = { epoch, trainLoss: epochSteps ? epochLoss / epochSteps : NaN, seconds: (performance.now() - started) / 1000, lr: currentLr(optimizer) };
     if (options.evalLoader !== undefined) info.testAccuracy = evaluate(model, options.evalLoader).accuracy;
@@ -153,6 +163,8 @@ export function fit(options: FitOptions): FitResult {
     }
     result.epochs.push(info);
     options.onEpoch?.(info);
+    // A budget stop leaves the last regular checkpoint in place.
+    if (result.stoppedEarly) break;
     checkpoint(epoch + 1, 0);
   }
   return result;

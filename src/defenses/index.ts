@@ -1,0 +1,1 @@
+export { fgsmTraining, pgdTraining, type FgsmTrainingOptions } from './adversarial-training.js';

@@ -1,0 +1,159 @@
+// Robustness evaluation the way the literature reports it: clean accuracy,
+// and robust accuracy = (examples the model gets right AND the attack fails
+// on) / (all examples), so a clean error counts as not robust. Every attack's
+// output is re-checked against its constraints by the attack base.
+import { noGrad } from '../tensor/autograd.js';
+import { scope } from '../tensor/scope.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { Module } from '../nn/module.js';
+import type { Attack, Classifier } from '../attacks/attack.js';
+
+export interface AttackSpec {
+  /** A short name for tables, e.g. 'PGD-40'. */
+  name: string;
+  attack: Attack;
+  /** Shown in tables: the norm, ε, steps and restarts. */
+  norm: string;
+  eps: number;
+  steps: number;
+  restarts: number;
+}
+
+export interface RobustnessRow {
+  attack: string;
+  norm: string;
+  eps: number;
+  steps: number;
+  restarts: number;
+  /** Examples evaluated. */
+  n: number;
+  cleanAccuracy: number;
+  robustAccuracy: number;
+  /** Fraction of the clean-correct examples the attack fooled. */
+  successRate: number;
+  /** Mean distances over the examples the attack fooled (NaN if none). */
+  meanL2: number;
+  meanLinf: number;
+  meanL0: number;
+  seconds: number;
+}
+
+export interface RobustnessOptions {
+  /** Examples attacked at once. */
+  batchSize?: number;
+  /** Called after every batch with the examples done so far. */
+  onBatch?: (done: number, total: number) => void;
+}
+
+function forwardOf(model: Classifier): (x: Tensor) => Tensor {
+  return model instanceof Module ? (x) => model.forward(x) as Tensor : model;
+}
+
+/** Clean accuracy of `model` on (x, y), in evaluation mode. */
+export function cleanAccuracy(model: Classifier, x: Tensor, y: Tensor, batchSize = 1000): number {
+  const forward = forwardOf(model);
+  const wasTraining = model instanceof Module ? model.training : false;
+  if (model instanceof Module) model.eval();
+  try {
+    let correct = 0;
+    for (let i = 0; i < x.shape[0]; i += batchSize) {
+      correct += noGrad(() => scope(() => forward(x.narrow(0, i, Math.min(batchSize, x.shape[0] - i))).argmax(1).eq(y.narrow(0, i, Math.min(batchSize, x.shape[0] - i))).sum().item()));
+    }
+    return correct / x.shape[0];
+  } finally {
+    if (model instanceof Module) model.train(wasTraining);
+  }
+}
+
+/** Evaluates one attack over (x, y) in batches; see RobustnessRow. */
+export function evaluateAttack(model: Classifier, x: Tensor, y: Tensor, spec: AttackSpec, options: RobustnessOptions = {}): RobustnessRow {
+  const n = x.shape[0];
+  if (y.ndim !== 1 || y.shape[0] !== n) throw new RangeError(`evaluateAttack: labels ${y.describe()} do not match the ${n} inputs`);
+  const batchSize = options.batchSize ?? 500;
+  const forward = forwardOf(model);
+  let clean = 0;
+  let robust = 0;
+  let fooled = 0;
+  let sumL2 = 0;
+  let sumLinf = 0;
+  let sumL0 = 0;
+  const started = performance.now();
+  for (let i = 0; i < n; i += batchSize) {
+    const size = Math.min(batchSize, n - i);
+    scope(() => {
+      const xb = x.narrow(0, i, size);
+      const yb = y.narrow(0, i, size);
+      const result = spec.attack.run(model, xb, { labels: yb });
+      noGrad(() => {
+        const wasTraining = model instanceof Module ? model.training : false;
+        if (model instanceof Module) model.eval();
+        try {
+          const right = forward(xb).argmax(1).eq(yb);
+          const broken = right.logicalAnd(result.success);
+          clean += right.sum().item();
+          robust += right.logicalAnd(result.success.logicalNot()).sum().item();
+          fooled += broken.sum().item();
+          sumL2 += result.l2.maskedSelect(broken).sum().item();
+          sumLinf += result.linf.maskedSelect(broken).sum().item();
+          sumL0 += result.l0.maskedSelect(broken).sum().item();
+        } finally {
+          if (model instanceof Module) model.train(wasTraining);
+        }
+      });
+    });
+    options.onBatch?.(i + size, n);
+  }
+  return {
+    attack: spec.name,
+    norm: spec.norm,
+    eps: spec.eps,
+    steps: spec.steps,
+    restarts: spec.restarts,
+    n,
+    cleanAccuracy: clean / n,
+    robustAccuracy: robust / n,
+    successRate: clean ? fooled / clean : NaN,
+    meanL2: fooled ? sumL2 / fooled : NaN,
+    meanLinf: fooled ? sumLinf / fooled : NaN,
+    meanL0: fooled ? sumL0 / fooled : NaN,
+    seconds: (performance.now() - started) / 1000,
+  };
+}
+
+/** Evaluates a list of attacks (Madry et al.'s Table 1 layout). */
+export function evaluateSuite(model: Classifier, x: Tensor, y: Tensor, specs: AttackSpec[], options: RobustnessOptions & { onAttack?: (spec: AttackSpec) => void } = {}): RobustnessRow[] {
+  return specs.map((spec) => {
+    options.onAttack?.(spec);
+    return evaluateAttack(model, x, y, spec, options);
+  });
+}
+
+export interface SweepPoint {
+  eps: number;
+  robustAccuracy: number;
+}
+
+/** Robust accuracy as a function of ε, for accuracy-versus-ε curves. */
+export function epsSweep(model: Classifier, x: Tensor, y: Tensor, epsilons: number[], makeAttack: (eps: number) => AttackSpec, options: RobustnessOptions = {}): SweepPoint[] {
+  return epsilons.map((eps) => {
+    if (eps === 0) return { eps, robustAccuracy: cleanAccuracy(model, x, y, options.batchSize) };
+    return { eps, robustAccuracy: evaluateAttack(model, x, y, makeAttack(eps), options).robustAccuracy };
+  });
+}
+
+function percent(v: number): string {
+  return Number.isNaN(v) ? '—' : `${(100 * v).toFixed(1)}%`;
+}
+
+function fixed(v: number, digits: number): string {
+  return Number.isNaN(v) ? '—' : v.toFixed(digits);
+}
+
+/** A plain-text table of evaluation rows. */
+export function formatTable(rows: RobustnessRow[], title = ''): string {
+  const header = ['attack', 'norm', 'ε', 'steps', 'restarts', 'n', 'clean', 'robust', 'mean L2', 'mean L∞', 'time'];
+  const body = rows.map((r) => [r.attack, r.norm, fixed(r.eps, 3), String(r.steps), String(r.restarts), String(r.n), percent(r.cleanAccuracy), percent(r.robustAccuracy), fixed(r.meanL2, 3), fixed(r.meanLinf, 3), `${r.seconds.toFixed(1)} s`]);
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => row[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  return [title, line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].filter((l) => l !== '').join('\n');
+}
