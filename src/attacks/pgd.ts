@@ -75,46 +75,71 @@ export class PGD extends Attack {
     // For L∞ the ball and the box intersect in a box, so one clamp projects onto both.
     const lower = this.norm === 'linf' ? x.sub(this.eps).clamp(lo, null) : null;
     const upper = this.norm === 'linf' ? x.add(this.eps).clamp(null, hi) : null;
-    let best = x;
-    let bestLoss = full([n], -Infinity);
-    let bestSuccess = zeros([n], { dtype: 'bool' });
+    const best = x.clone();
+    const bestLoss = full([n], -Infinity);
+    const bestSuccess = zeros([n], { dtype: 'bool' });
     const histories: Tensor[] = [];
+    let iterations = 0;
     for (let r = 0; r < this.restarts; r++) {
-      let xr = this.randomStart ? randomStartInBall(x, this.norm, this.eps, this.box) : x;
-      const losses: Tensor[] = [];
-      for (let k = 0; k < this.steps; k++) {
-        const { next, loss } = scope(() => {
-          const { grad, loss, logits } = inputGradient(model, xr, goal, targeted);
-          const moved = noGrad(() => this.project(this.step(xr, grad), x, lower, upper));
-          const next = this.earlyStop ? noGrad(() => where(reached(logits, goal, targeted).view(n, ...Array(x.ndim - 1).fill(1)), xr, moved)) : moved;
-          return { next, loss };
+      const finished = scope(() => {
+        // Later restarts attack only the examples no restart has broken yet,
+        // unless every example's full loss history is wanted.
+        const idx = r === 0 || this.recordLoss ? null : bestSuccess.logicalNot().nonzero().flatten();
+        if (idx !== null && idx.shape[0] === 0) return true;
+        const pick = (t: Tensor) => (idx === null ? t : t.indexSelect(0, idx));
+        const run = this.runOnce(model, pick(x), pick(goal), targeted, lower && pick(lower), upper && pick(upper));
+        iterations += this.steps;
+        if (run.history) histories.push(run.history.keep());
+        noGrad(() => {
+          const [oldX, oldLoss, oldSuccess] = [pick(best), pick(bestLoss), pick(bestSuccess)];
+          // Success beats failure; between equals, the higher loss wins.
+          const better = run.success.logicalAnd(oldSuccess.logicalNot()).logicalOr(run.success.eq(oldSuccess).logicalAnd(run.loss.gt(oldLoss)));
+          const rows = better.view(better.shape[0], ...Array<number>(x.ndim - 1).fill(1));
+          const updates: [Tensor, Tensor][] = [
+            [best, where(rows, run.xr, oldX)],
+            [bestLoss, where(better, run.loss, oldLoss)],
+            [bestSuccess, run.success.logicalOr(oldSuccess)],
+          ];
+          for (const [target, value] of updates) {
+            if (idx === null) target.copy_(value);
+            else target.indexPut_([idx], value);
+          }
         });
-        if (this.recordLoss) losses.push(loss);
-        else loss.dispose();
-        if (xr !== x) xr.dispose();
-        xr = next;
-      }
-      const [loss, success] = noGrad(() => {
-        const logits = model(xr);
-        return [attackLoss(logits, goal, targeted), reached(logits, goal, targeted)];
+        return false;
       });
-      if (this.recordLoss) {
-        histories.push(stack([...losses, loss]));
-        for (const t of losses) t.dispose();
-      }
-      // Success beats failure; between equals, the higher loss wins.
-      const better = noGrad(() => success.logicalAnd(bestSuccess.logicalNot()).logicalOr(success.eq(bestSuccess).logicalAnd(loss.gt(bestLoss))));
-      const keep = better.view(n, ...Array(x.ndim - 1).fill(1));
-      const merged = noGrad(() => where(keep, xr, best));
-      const mergedLoss = noGrad(() => where(better, loss, bestLoss));
-      const mergedSuccess = noGrad(() => success.logicalOr(bestSuccess));
-      for (const t of [best === x ? null : best, bestLoss, bestSuccess, xr === x ? null : xr, loss, success, better, keep]) t?.dispose();
-      best = merged;
-      bestLoss = mergedLoss;
-      bestSuccess = mergedSuccess;
+      if (finished) break;
     }
+    bestLoss.dispose();
+    bestSuccess.dispose();
     const lossHistory = this.recordLoss ? stack(histories) : undefined;
-    return { adversarial: best === x ? x.clone() : best, iterations: this.steps * this.restarts, lossHistory };
+    for (const h of histories) h.dispose();
+    return { adversarial: best, iterations, lossHistory };
+  }
+
+  /** One run of `steps` steps from a (random) start; the loss history when recordLoss. */
+  private runOnce(model: (x: Tensor) => Tensor, x: Tensor, goal: Tensor, targeted: boolean, lower: Tensor | null, upper: Tensor | null): { xr: Tensor; loss: Tensor; success: Tensor; history?: Tensor } {
+    const rows = [x.shape[0], ...Array<number>(x.ndim - 1).fill(1)];
+    let xr = this.randomStart ? randomStartInBall(x, this.norm, this.eps, this.box) : x;
+    const losses: Tensor[] = [];
+    for (let k = 0; k < this.steps; k++) {
+      const { next, loss } = scope(() => {
+        const { grad, loss, logits } = inputGradient(model, xr, goal, targeted);
+        const moved = noGrad(() => this.project(this.step(xr, grad), x, lower, upper));
+        const next = this.earlyStop ? noGrad(() => where(reached(logits, goal, targeted).view(...rows), xr, moved)) : moved;
+        return { next, loss };
+      });
+      if (this.recordLoss) losses.push(loss);
+      else loss.dispose();
+      if (xr !== x) xr.dispose();
+      xr = next;
+    }
+    const [loss, success] = noGrad(() => {
+      const logits = model(xr);
+      return [attackLoss(logits, goal, targeted), reached(logits, goal, targeted)];
+    });
+    const history = this.recordLoss ? stack([...losses, loss]) : undefined;
+    for (const t of losses) t.dispose();
+    return { xr: xr === x ? x.clone() : xr, loss, success, history };
   }
 
   private step(xr: Tensor, grad: Tensor): Tensor {
