@@ -41,8 +41,9 @@ export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, optio
     if (mask !== null) scores = mask.dtype === 'bool' ? scores.maskedFill(mask, -Infinity) : scores.add(mask);
     let weights = F.softmax(scores, -1);
     const p = options.dropoutP ?? 0;
-    const attended = p > 0 && (options.training ?? true) ? F.dropout(weights, p, true) : weights;
-    const output = attended.matmul(v); // (…, L, dv)
+    // As PyTorch, the weights returned are the ones applied: after dropout.
+    if (p > 0 && (options.training ?? true)) weights = F.dropout(weights, p, true);
+    const output = weights.matmul(v); // (…, L, dv)
     return { output, weights };
   });
 }

@@ -211,7 +211,16 @@ export function embedding(input: Tensor, weight: Tensor, options: { paddingIdx?:
   const w = tensor('embedding: weight', weight);
   if (input.dtype !== 'int64' && input.dtype !== 'int32') throw new TypeError(`embedding: indices must be int64 or int32, got ${input.describe()}`);
   if (w.ndim !== 2) throw new RangeError(`embedding: weight must be 2-D [numEmbeddings, dim], got ${w.describe()}`);
-  return new Tensor(op.embedding(w.handle, input.handle, options.paddingIdx ?? -1, false, false));
+  // libtorch takes -1 for "no padding row" and checks nothing, so PyTorch's rule
+  // (negative counts from the end, out of range is an error) is applied here.
+  const rows = w.shape[0];
+  let paddingIdx = options.paddingIdx ?? null;
+  if (paddingIdx !== null) {
+    if (!Number.isInteger(paddingIdx) || paddingIdx < -rows || paddingIdx >= rows)
+      throw new RangeError(`embedding: paddingIdx must be an integer within [${-rows}, ${rows - 1}] for weight ${w.describe()}, got ${paddingIdx}`);
+    if (paddingIdx < 0) paddingIdx += rows;
+  }
+  return new Tensor(op.embedding(w.handle, input.handle, paddingIdx ?? -1, false, false));
 }
 
 export function softmax(input: Tensor, dim: number, options: { dtype?: DType } = {}): Tensor {

@@ -1,7 +1,7 @@
 // Gradient mode and the functional gradient that attacks use to differentiate
 // with respect to their input.
 import { native } from './native.js';
-import { describeValue, Tensor } from './tensor.js';
+import { checkGradShape, describeValue, Tensor } from './tensor.js';
 
 function withGradMode<T>(enabled: boolean, fn: () => T): T {
   const previous = native.isGradEnabled();
@@ -58,6 +58,9 @@ export function grad(outputs: Tensor | Tensor[], inputs: Tensor | Tensor[], opti
   const gradOutputs = options.gradOutputs ?? [];
   if (gradOutputs.length !== 0 && gradOutputs.length !== outs.length)
     throw new RangeError(`grad: ${gradOutputs.length} gradOutputs given for ${outs.length} outputs`);
+  gradOutputs.forEach((g, i) => {
+    if (g !== null) checkGradShape('grad', outs[i], g, i);
+  });
   const createGraph = options.createGraph ?? false;
   const handles = native.autogradGrad(
     outs.map((t) => t.handle),
@@ -73,6 +76,9 @@ export function grad(outputs: Tensor | Tensor[], inputs: Tensor | Tensor[], opti
 /** Runs backward from several tensors at once (PyTorch's `torch.autograd.backward`). */
 export function backward(tensors: Tensor[], gradTensors: (Tensor | null)[] = [], options: { retainGraph?: boolean; createGraph?: boolean } = {}): void {
   const createGraph = options.createGraph ?? false;
+  gradTensors.forEach((g, i) => {
+    if (g !== null && i < tensors.length) checkGradShape('backward', tensors[i], g, i);
+  });
   native.backward(
     tensors.map((t) => t.handle),
     gradTensors.map((g) => (g === null ? null : g.handle)),

@@ -54,7 +54,15 @@ function deviceOf(options: TensorOptions): string | null {
 }
 
 function finish(t: Tensor, options: TensorOptions): Tensor {
-  if (options.requiresGrad) t.requiresGrad_(true);
+  if (options.requiresGrad) {
+    try {
+      t.requiresGrad_(true);
+    } catch (error) {
+      // e.g. an integer dtype, which cannot require grad: leave no tensor behind.
+      t.dispose();
+      throw error;
+    }
+  }
   return t;
 }
 
@@ -101,14 +109,20 @@ function packValues(values: (number | boolean)[], dtype: DType): ArrayBufferView
  * its own element type, and `shape` reshapes it.
  */
 export function tensor(data: NestedArray | ArrayBufferView, options: TensorOptions & { shape?: readonly number[] } = {}): Tensor {
+  // Options are checked before any native tensor exists, so a bad one leaves nothing behind.
+  const shapeOption = options.shape === undefined ? undefined : checkShape('tensor', options.shape);
+  if (options.dtype !== undefined) dtypeCode(options.dtype);
+  if (options.device !== undefined) checkDevice(options.device);
+  const checkLength = (length: number) => {
+    const expected = shapeOption?.reduce((a, b) => a * b, 1) ?? length;
+    if (expected !== length) throw new RangeError(`tensor: shape [${shapeOption!.join(', ')}] needs ${expected} elements but the data has ${length}`);
+  };
   let t: Tensor;
   if (ArrayBuffer.isView(data)) {
     const own = dtypeOfTypedArray(data);
     const length = data.byteLength / ITEM_SIZE[own];
-    const shape = options.shape === undefined ? [length] : checkShape('tensor', options.shape);
-    const expected = shape.reduce((a, b) => a * b, 1);
-    if (expected !== length) throw new RangeError(`tensor: shape [${shape.join(', ')}] needs ${expected} elements but the data has ${length}`);
-    t = new Tensor(native.fromBuffer(data, shape, dtypeCode(own)));
+    checkLength(length);
+    t = new Tensor(native.fromBuffer(data, shapeOption ?? [length], dtypeCode(own)));
     if (options.dtype !== undefined && options.dtype !== own) t = convert(t, options.dtype);
   } else {
     if (typeof data !== 'number' && typeof data !== 'boolean' && !Array.isArray(data))
@@ -116,12 +130,13 @@ export function tensor(data: NestedArray | ArrayBufferView, options: TensorOptio
     const shape = shapeOf(data);
     const values: (number | boolean)[] = [];
     flatten(data, shape, 0, values);
+    checkLength(values.length);
     const dtype = options.dtype ?? (values.length > 0 && typeof values[0] === 'boolean' ? 'bool' : 'float32');
     const packed = packValues(values, dtype === 'float16' || dtype === 'bfloat16' ? 'float32' : dtype);
     t = new Tensor(native.fromBuffer(packed, shape, dtypeCode(dtype === 'float16' || dtype === 'bfloat16' ? 'float32' : dtype)));
     if (dtype === 'float16' || dtype === 'bfloat16') t = convert(t, dtype);
-    if (options.shape !== undefined) {
-      const reshaped = t.reshape([...checkShape('tensor', options.shape)]);
+    if (shapeOption !== undefined) {
+      const reshaped = t.reshape([...shapeOption]);
       t.dispose();
       t = reshaped;
     }
