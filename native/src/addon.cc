@@ -138,25 +138,30 @@ Napi::Value Clone(const Napi::CallbackInfo& info) {
 
 // The hottest elementwise ops, bound directly: these skip the boxed
 // dispatcher's argument conversion, which would cost about as much as the op.
-template <at::Tensor (*Fn)(const at::Tensor&, const at::Tensor&)>
+template <const char* Name, at::Tensor (*Fn)(const at::Tensor&, const at::Tensor&)>
 Napi::Value Binary(const Napi::CallbackInfo& info) {
-  return guard(info, "", [&]() -> Napi::Value {
+  return guard(info, Name, [&]() -> Napi::Value {
     return wrap(info.Env(), Fn(readTensor(info[0], "self"), readTensor(info[1], "other")));
   });
 }
 
-template <at::Tensor (*Fn)(const at::Tensor&, const at::Scalar&)>
+template <const char* Name, at::Tensor (*Fn)(const at::Tensor&, const at::Scalar&)>
 Napi::Value BinaryScalar(const Napi::CallbackInfo& info) {
-  return guard(info, "", [&]() -> Napi::Value {
+  return guard(info, Name, [&]() -> Napi::Value {
     return wrap(info.Env(), Fn(readTensor(info[0], "self"), readScalar(info[1], "other")));
   });
 }
 
+constexpr char kAdd[] = "add";
+constexpr char kSub[] = "sub";
+constexpr char kMul[] = "mul";
+constexpr char kDiv[] = "div";
+
 #define NL_BINARY(name, expr)                                                                          \
   at::Tensor name##TT(const at::Tensor& a, const at::Tensor& b) {                                      \
     try { return expr; } catch (const c10::Error& e) {                                                 \
-      throw std::runtime_error(std::string(#name ": ") + e.what_without_backtrace() + " [self=" +      \
-                               describe(a) + ", other=" + describe(b) + "]");                          \
+      throw std::runtime_error(std::string(e.what_without_backtrace()) + " [self=" + describe(a) +     \
+                               ", other=" + describe(b) + "]");                                       \
     }                                                                                                  \
   }
 NL_BINARY(add, at::add(a, b))
@@ -245,14 +250,14 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   fn("item", Item);
   fn("sameData", SameData);
   fn("handle", Clone);
-  fn("add", Binary<addTT>);
-  fn("sub", Binary<subTT>);
-  fn("mul", Binary<mulTT>);
-  fn("div", Binary<divTT>);
-  fn("addScalar", BinaryScalar<addTS>);
-  fn("subScalar", BinaryScalar<subTS>);
-  fn("mulScalar", BinaryScalar<mulTS>);
-  fn("divScalar", BinaryScalar<divTS>);
+  fn("add", Binary<kAdd, addTT>);
+  fn("sub", Binary<kSub, subTT>);
+  fn("mul", Binary<kMul, mulTT>);
+  fn("div", Binary<kDiv, divTT>);
+  fn("addScalar", BinaryScalar<kAdd, addTS>);
+  fn("subScalar", BinaryScalar<kSub, subTS>);
+  fn("mulScalar", BinaryScalar<kMul, mulTS>);
+  fn("divScalar", BinaryScalar<kDiv, divTS>);
   fn("setNumThreads", SetNumThreads);
   fn("getNumThreads", GetNumThreads);
   fn("manualSeed", ManualSeed);

@@ -197,6 +197,8 @@ torch::jit::Stack runOp(const Napi::CallbackInfo& info, const Op*& opOut) {
   } catch (const c10::Error& e) {
     // The stack still holds the arguments when the kernel throws.
     throw std::runtime_error(op.name + ": " + e.what_without_backtrace() + " [" + describeArgs(schema, stack) + "]");
+  } catch (const std::exception& e) {
+    throw std::runtime_error(op.name + ": " + e.what() + " [" + describeArgs(schema, stack) + "]");
   }
   return stack;
 }
