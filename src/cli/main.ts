@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The netlab command: `netlab <command> [options]`.
 import { helpText, parseCommand, UsageError, type CommandSpec } from './args.js';
+import { DEMO, runDemo } from './demo.js';
 import { runTrain, TRAIN } from './train.js';
 
 interface Command {
@@ -8,20 +9,10 @@ interface Command {
   run: (values: Record<string, string | boolean | undefined>) => unknown;
 }
 
-const DEMO: CommandSpec = {
-  name: 'demo',
-  summary: "the main job: train the Madry MNIST CNN for one epoch and report its test accuracy",
-  options: { json: { type: 'boolean', help: 'print the result as one JSON object on stdout' } },
-};
-
 const COMMANDS: Record<string, Command> = {
-  demo: { spec: DEMO, run: (values) => runTrain({ ...defaults(TRAIN), epochs: '1', json: values.json }) },
+  demo: { spec: DEMO, run: runDemo },
   train: { spec: TRAIN, run: runTrain },
 };
-
-function defaults(spec: CommandSpec): Record<string, string | undefined> {
-  return Object.fromEntries(Object.entries(spec.options).map(([name, o]) => [name, o.default]));
-}
 
 function usage(): string {
   const rows = Object.values(COMMANDS).map((c) => `  ${c.spec.name.padEnd(10)} ${c.spec.summary}`);

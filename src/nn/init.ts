@@ -114,6 +114,10 @@ export function truncNormal_(t: Tensor, options: { mean?: number; std?: number; 
   const hi = cdf((b - mean) / std);
   return noGrad(() => {
     t.uniform_(2 * lo - 1, 2 * hi - 1);
+    // uniform_ can return its lower end exactly (2⁻²⁴ of float32 draws); at −1
+    // erfinv is −∞ and the value would land on the bound a, far out in the
+    // tail (PyTorch has this flaw). Keep the draw strictly inside (−1, 1).
+    t.clamp_(-1 + 2 ** -24, 1 - 2 ** -24);
     erfinv_(t.handle);
     t.mul_(std * Math.SQRT2).add_(mean);
     return t.clamp_(a, b);
