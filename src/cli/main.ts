@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The netlab command: `netlab <command> [options]`.
 import { helpText, parseCommand, UsageError, type CommandSpec } from './args.js';
+import { ATTACK, EVAL, runAttack, runEval } from './attack.js';
 import { DEMO, runDemo } from './demo.js';
 import { runTrain, TRAIN } from './train.js';
 
@@ -12,6 +13,8 @@ interface Command {
 const COMMANDS: Record<string, Command> = {
   demo: { spec: DEMO, run: runDemo },
   train: { spec: TRAIN, run: runTrain },
+  attack: { spec: ATTACK, run: runAttack },
+  eval: { spec: EVAL, run: runEval },
 };
 
 function usage(): string {

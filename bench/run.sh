@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Runs NetLab's benchmarks against PyTorch and prints their `name=value` lines.
+#   bash bench/run.sh              every benchmark
+#   bash bench/run.sh train-step   one of them (names: the bench/*.ts files)
+# The benchmarks run from the compiled JavaScript in dist/ (`npm run bench`
+# compiles it first); NETLAB_DIST names another output folder. PyTorch comes
+# from /usr/bin/python3 (NETLAB_BENCH_PYTHON names another interpreter); when
+# that interpreter cannot import torch, Debian's python3-torch is installed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf 'bench: %s\n' "$*" >&2; }
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"
+  elif command -v sudo >/dev/null 2>&1; then sudo "$@"
+  else say "need root to run: $*"; return 1
+  fi
+}
+
+dist=${NETLAB_DIST:-dist}
+python=${NETLAB_BENCH_PYTHON:-/usr/bin/python3}
+export NETLAB_BENCH_PYTHON=$python
+
+all=()
+for file in bench/*.ts; do
+  name=$(basename "$file" .ts)
+  [ "$name" = common ] || all+=("$name")
+done
+
+if [ $# -gt 1 ]; then
+  say "usage: bash bench/run.sh [NAME], NAME one of: ${all[*]}"
+  exit 2
+elif [ $# -eq 1 ]; then
+  if [ ! -f "bench/$1.ts" ] || [ "$1" = common ]; then
+    say "no benchmark named '$1'; the benchmarks are: ${all[*]}"
+    exit 2
+  fi
+  selected=("$1")
+else
+  selected=("${all[@]}")
+fi
+
+if ! "$python" -c 'import torch' 2>/dev/null; then
+  if [ "$python" != /usr/bin/python3 ]; then
+    say "$python cannot import torch; install PyTorch for it, or leave NETLAB_BENCH_PYTHON unset to use Debian's python3-torch"
+    exit 1
+  fi
+  say "/usr/bin/python3 cannot import torch: installing Debian's python3-torch with apt-get"
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq python3-torch >/dev/null
+  "$python" -c 'import torch' || { say "python3-torch is installed but /usr/bin/python3 still cannot import torch"; exit 1; }
+  say "installed python3-torch $("$python" -c 'import torch; print(torch.__version__)')"
+fi
+
+for name in "${selected[@]}"; do
+  script="$dist/bench/$name.js"
+  if [ ! -f "$script" ]; then
+    say "$script is missing: compile first (npm run bench does, or npx tsc -p . --outDir $dist)"
+    exit 1
+  fi
+  echo "# $name"
+  node "$script"
+done
