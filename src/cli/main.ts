@@ -3,6 +3,7 @@
 import { helpText, parseCommand, UsageError, type CommandSpec } from './args.js';
 import { ATTACK, EVAL, runAttack, runEval } from './attack.js';
 import { DEMO, runDemo } from './demo.js';
+import { PREDICT, runPredict } from './predict.js';
 import { runTrain, TRAIN } from './train.js';
 
 interface Command {
@@ -15,6 +16,7 @@ const COMMANDS: Record<string, Command> = {
   train: { spec: TRAIN, run: runTrain },
   attack: { spec: ATTACK, run: runAttack },
   eval: { spec: EVAL, run: runEval },
+  predict: { spec: PREDICT, run: runPredict },
 };
 
 function usage(): string {

@@ -100,4 +100,19 @@ test('train writes weights PyTorch-named; attack reads them, reports JSON and sa
   assert.ok(delta <= 0.1 + 1e-6, `‖δ‖∞ = ${delta}`);
   assert.equal(saved.metadata.attack, 'PGD-3');
   assert.ok(existsSync(adv) && readFileSync(adv).length > 0);
+
+  // predict runs the weights on a tensor file; wrong weights name the first key that does not fit.
+  const logitsPath = join(dir, 'logits.safetensors');
+  const predict = netlab('predict', '--arch', 'madry-cnn', '--weights', weights, '--input', adv, '--key', 'adversarial', '--output', logitsPath, '--json');
+  assert.equal(predict.code, 0, predict.stderr);
+  assert.deepEqual(JSON.parse(predict.stdout), { n: 20, classes: 10, output: logitsPath });
+  const logits = loadSafetensors(logitsPath);
+  assert.deepEqual(logits.tensors.get('logits')!.shape, [20, 10]);
+  assert.equal(logits.tensors.get('predictions')!.dtype, 'int64');
+  const wrong = netlab('predict', '--arch', 'resnet20', '--weights', weights, '--input', adv, '--output', logitsPath);
+  assert.equal(wrong.code, 1);
+  assert.match(wrong.stderr, /does not fit 'resnet20'.*(missing keys|unexpected keys|size mismatch)/s);
+  const ambiguous = netlab('predict', '--arch', 'madry-cnn', '--weights', weights, '--input', adv, '--output', logitsPath);
+  assert.equal(ambiguous.code, 1);
+  assert.match(ambiguous.stderr, /holds 3 tensors \(.*\); name one with --key/);
 });
