@@ -3,11 +3,12 @@
 // 0x00 0x00 <type code> <number of dimensions>, one big-endian uint32 per
 // dimension, then the elements row-major and big-endian. Files compressed
 // with gzip (as MNIST is distributed) are decompressed transparently.
-import { closeSync, existsSync, openSync, readFileSync, renameSync, statSync, writeSync, fsyncSync, unlinkSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { gunzipSync, gzipSync } from 'node:zlib';
 
 import { tensor, type Tensor } from '../tensor/index.js';
+import { writeFileAtomic } from '../io/atomic.js';
 import { DataFileError } from './errors.js';
 
 /** The element types IDX defines, by PyTorch's dtype names. */
@@ -187,23 +188,9 @@ export function encodeIdx(array: IdxArray): Uint8Array {
 export function writeIdx(file: string, array: IdxArray): void {
   let bytes = encodeIdx(array);
   if (file.endsWith('.gz')) bytes = gzipSync(bytes);
-  writeAtomic(file, bytes);
-}
-
-/** Writes bytes to `file` through a flushed temporary file and a rename. */
-export function writeAtomic(file: string, bytes: Uint8Array): void {
-  const temporary = `${file}.tmp-${process.pid}`;
-  let fd: number | undefined;
   try {
-    fd = openSync(temporary, 'w');
-    writeSync(fd, bytes);
-    fsyncSync(fd);
-    closeSync(fd);
-    fd = undefined;
-    renameSync(temporary, file);
+    writeFileAtomic(file, bytes);
   } catch (error) {
-    if (fd !== undefined) closeSync(fd);
-    if (existsSync(temporary)) unlinkSync(temporary);
     throw new DataFileError(file, `cannot be written (${(error as Error).message})`);
   }
 }
