@@ -9,6 +9,7 @@ import { saveSafetensors } from '../io/safetensors.js';
 import { getModel, getModelEntry, listModels } from '../models/registry.js';
 import { Adam, AdamW } from '../optim/adam.js';
 import { SGD } from '../optim/sgd.js';
+import { MultiStepLR } from '../optim/lr-scheduler.js';
 import { fit, evaluate, type EpochInfo } from '../train/trainer.js';
 import { fgsmTraining, pgdTraining } from '../defenses/adversarial-training.js';
 import { choiceOption, numberOption, UsageError, type CommandSpec } from './args.js';
@@ -25,6 +26,8 @@ export const TRAIN: CommandSpec = {
     lr: { type: 'string', value: 'RATE', help: 'learning rate', default: '0.001' },
     momentum: { type: 'string', value: 'M', help: 'SGD momentum', default: '0.9' },
     'weight-decay': { type: 'string', value: 'W', help: 'weight decay', default: '0' },
+    'lr-milestones': { type: 'string', value: 'E1,E2,…', help: 'epochs after which the learning rate is multiplied by --lr-gamma (MultiStepLR)' },
+    'lr-gamma': { type: 'string', value: 'G', help: 'learning-rate factor at each milestone', default: '0.1' },
     seed: { type: 'string', value: 'N', help: 'seed for initialisation and shuffling', default: '0' },
     out: { type: 'string', value: 'FILE', help: 'where to write the weights (.safetensors)' },
     checkpoint: { type: 'string', value: 'FILE', help: 'checkpoint written after every epoch' },
@@ -60,6 +63,12 @@ export function runTrain(values: Record<string, string | boolean | undefined>): 
   const momentum = numberOption('train', 'momentum', values.momentum, { min: 0 });
   const weightDecay = numberOption('train', 'weight-decay', values['weight-decay'], { min: 0 });
   const seed = numberOption('train', 'seed', values.seed, { min: 0, integer: true });
+  const gamma = numberOption('train', 'lr-gamma', values['lr-gamma'], { min: 0, exclusiveMin: true });
+  const milestones =
+    typeof values['lr-milestones'] === 'string'
+      ? values['lr-milestones'].split(',').map((m) => numberOption('train', 'lr-milestones', m, { min: 1, integer: true }))
+      : [];
+  if (milestones.some((m, i) => i > 0 && m <= milestones[i - 1])) throw new UsageError(`train: --lr-milestones must increase, got '${values['lr-milestones']}'`);
   if (values.threads !== undefined) setNumThreads(numberOption('train', 'threads', values.threads, { min: 1, integer: true }));
   const out = typeof values.out === 'string' ? resolve(values.out) : null;
   if (out !== null && !out.endsWith('.safetensors')) throw new UsageError(`train: --out must name a .safetensors file, got '${values.out}'`);
@@ -82,6 +91,7 @@ export function runTrain(values: Record<string, string | boolean | undefined>): 
   const optimizer =
     optimizerName === 'sgd' ? new SGD(params, { lr, momentum, weightDecay }) : optimizerName === 'adamw' ? new AdamW(params, { lr, weightDecay }) : new Adam(params, { lr, weightDecay });
   const loader = new DataLoader(trainSet, { batchSize, shuffle: true, seed });
+  const schedule = milestones.length ? new MultiStepLR(optimizer, { milestones, gamma }) : undefined;
   const testLoader = new DataLoader(testSet, { batchSize: 1000 });
   const training = adv === 'none' ? '' : `, ${adv.toUpperCase()} adversarial training at ε = ${eps}`;
   log(`netlab train: ${arch} on MNIST (${trainSet.length} training, ${testSet.length} test images), ${epochs} epochs of ${loader.length} steps, ${optimizerName} lr ${lr}${training}`);
@@ -94,6 +104,7 @@ export function runTrain(values: Record<string, string | boolean | undefined>): 
     epochs,
     evalLoader: testLoader,
     loss,
+    schedule,
     checkpointPath: typeof values.checkpoint === 'string' ? resolve(values.checkpoint) : undefined,
     resume: Boolean(values.resume),
     onStep: (s) => {
