@@ -16,6 +16,12 @@ import { fileURLToPath } from 'node:url';
 /** The interpreter that has PyTorch: Debian's python3-torch installs for /usr/bin/python3. */
 export const PYTHON = process.env.NETLAB_BENCH_PYTHON ?? '/usr/bin/python3';
 
+/**
+ * NETLAB_BENCH_QUICK=1 shrinks a benchmark's data and repetitions to a smoke
+ * test of its code on both sides; its figures then say nothing about speed.
+ */
+export const QUICK = process.env.NETLAB_BENCH_QUICK === '1';
+
 /** The median of a non-empty list of numbers. */
 export function median(values: readonly number[]): number {
   if (values.length === 0) throw new RangeError('median: no values');
@@ -51,12 +57,23 @@ export class PyTorchWorker {
 
   /** Seconds the Python side took for `calls` calls of its block `name`. */
   async time(name: string, calls: number): Promise<number> {
+    return (await this.measure(name, calls))[0];
+  }
+
+  /**
+   * All the numbers the Python side answers for its block `name`, its line
+   * split on spaces: for a timed block the seconds first, then whatever else
+   * it reports (the parts of its time, a loss that shows both sides did the
+   * same work).
+   */
+  async measure(name: string, calls: number): Promise<number[]> {
     this.child.stdin.write(`${name} ${calls}\n`);
     const answer = await this.lines.next();
-    const seconds = answer.done ? NaN : Number(answer.value);
-    if (!Number.isFinite(seconds))
+    const text = answer.done ? '' : answer.value.trim();
+    const values = text === '' ? [] : text.split(/\s+/).map(Number);
+    if (values.length === 0 || !values.every(Number.isFinite))
       throw new Error(`bench: ${this.path} (run by ${PYTHON}) gave no timing for '${name}'${answer.done ? ': it exited; does that interpreter import torch? bench/run.sh installs python3-torch' : `: it answered '${answer.value}'`}`);
-    return seconds;
+    return values;
   }
 
   close(): void {

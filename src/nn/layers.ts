@@ -87,8 +87,9 @@ export interface Conv2dOptions {
   dtype?: DType;
 }
 
-/** 2-D convolution; weight [out, in/groups, kH, kW], initialised like Linear with fan-in in/groups·kH·kW. */
-export class Conv2d extends Module {
+// What Conv2d and ConvTranspose2d share, as PyTorch's _ConvNd: the
+// geometry, its checks, the weight and bias, and their initialisation.
+abstract class ConvBase extends Module {
   readonly inChannels: number;
   readonly outChannels: number;
   readonly kernelSize: [number, number];
@@ -99,32 +100,31 @@ export class Conv2d extends Module {
   weight: Parameter;
   bias: Parameter | null;
 
-  constructor(inChannels: number, outChannels: number, kernelSize: number | [number, number], options: Conv2dOptions = {}) {
+  protected constructor(name: string, inChannels: number, outChannels: number, kernelSize: number | [number, number], options: Conv2dOptions, transposed: boolean) {
     super();
-    this.inChannels = positiveInt('Conv2d', 'inChannels', inChannels);
-    this.outChannels = positiveInt('Conv2d', 'outChannels', outChannels);
-    this.kernelSize = pairOf('Conv2d', 'kernelSize', kernelSize, 1);
-    this.stride = pairOf('Conv2d', 'stride', options.stride ?? 1, 1);
-    this.padding = pairOf('Conv2d', 'padding', options.padding ?? 0, 0);
-    this.dilation = pairOf('Conv2d', 'dilation', options.dilation ?? 1, 1);
-    this.groups = positiveInt('Conv2d', 'groups', options.groups ?? 1);
+    this.inChannels = positiveInt(name, 'inChannels', inChannels);
+    this.outChannels = positiveInt(name, 'outChannels', outChannels);
+    this.kernelSize = pairOf(name, 'kernelSize', kernelSize, 1);
+    this.stride = pairOf(name, 'stride', options.stride ?? 1, 1);
+    this.padding = pairOf(name, 'padding', options.padding ?? 0, 0);
+    this.dilation = pairOf(name, 'dilation', options.dilation ?? 1, 1);
+    this.groups = positiveInt(name, 'groups', options.groups ?? 1);
     if (inChannels % this.groups !== 0 || outChannels % this.groups !== 0)
-      throw new RangeError(`Conv2d: groups=${this.groups} must divide inChannels=${inChannels} and outChannels=${outChannels}`);
-    this.weight = Parameter.adopt(empty([outChannels, inChannels / this.groups, ...this.kernelSize], { dtype: options.dtype }));
+      throw new RangeError(`${name}: groups=${this.groups} must divide inChannels=${inChannels} and outChannels=${outChannels}`);
+    // Conv2d stores [out, in/groups, kH, kW]; the transposed convolution [in, out/groups, kH, kW].
+    const shape = transposed ? [inChannels, outChannels / this.groups, ...this.kernelSize] : [outChannels, inChannels / this.groups, ...this.kernelSize];
+    this.weight = Parameter.adopt(empty(shape, { dtype: options.dtype }));
     this.bias = options.bias ?? true ? Parameter.adopt(empty([outChannels], { dtype: options.dtype })) : null;
     this.resetParameters();
   }
 
+  /** Kaiming-uniform with a = √5 and a bias uniform on ±1/√fan_in, with PyTorch's fan-in (dimension 1 of the stored weight). */
   resetParameters(): void {
     init.kaimingUniform_(this.weight, { a: Math.sqrt(5) });
     if (this.bias !== null) {
       const bound = 1 / Math.sqrt(init.calculateFanInAndFanOut(this.weight).fanIn);
       init.uniform_(this.bias, -bound, bound);
     }
-  }
-
-  forward(x: Tensor): Tensor {
-    return F.conv2d(x, this.weight, this.bias, { stride: this.stride, padding: this.padding, dilation: this.dilation, groups: this.groups });
   }
 
   protected override extraRepr(): string {
@@ -137,51 +137,28 @@ export class Conv2d extends Module {
   }
 }
 
-/** Transposed 2-D convolution (DCGAN's generator); weight [in, out/groups, kH, kW]. */
-export class ConvTranspose2d extends Module {
-  readonly inChannels: number;
-  readonly outChannels: number;
-  readonly kernelSize: [number, number];
-  readonly stride: [number, number];
-  readonly padding: [number, number];
-  readonly outputPadding: [number, number];
-  readonly dilation: [number, number];
-  readonly groups: number;
-  weight: Parameter;
-  bias: Parameter | null;
-
-  constructor(inChannels: number, outChannels: number, kernelSize: number | [number, number], options: Conv2dOptions & { outputPadding?: number | [number, number] } = {}) {
-    super();
-    this.inChannels = positiveInt('ConvTranspose2d', 'inChannels', inChannels);
-    this.outChannels = positiveInt('ConvTranspose2d', 'outChannels', outChannels);
-    this.kernelSize = pairOf('ConvTranspose2d', 'kernelSize', kernelSize, 1);
-    this.stride = pairOf('ConvTranspose2d', 'stride', options.stride ?? 1, 1);
-    this.padding = pairOf('ConvTranspose2d', 'padding', options.padding ?? 0, 0);
-    this.outputPadding = pairOf('ConvTranspose2d', 'outputPadding', options.outputPadding ?? 0, 0);
-    this.dilation = pairOf('ConvTranspose2d', 'dilation', options.dilation ?? 1, 1);
-    this.groups = positiveInt('ConvTranspose2d', 'groups', options.groups ?? 1);
-    if (inChannels % this.groups !== 0 || outChannels % this.groups !== 0)
-      throw new RangeError(`ConvTranspose2d: groups=${this.groups} must divide inChannels=${inChannels} and outChannels=${outChannels}`);
-    this.weight = Parameter.adopt(empty([inChannels, outChannels / this.groups, ...this.kernelSize], { dtype: options.dtype }));
-    this.bias = options.bias ?? true ? Parameter.adopt(empty([outChannels], { dtype: options.dtype })) : null;
-    this.resetParameters();
+/** 2-D convolution; weight [out, in/groups, kH, kW], initialised like Linear with fan-in in/groups·kH·kW. */
+export class Conv2d extends ConvBase {
+  constructor(inChannels: number, outChannels: number, kernelSize: number | [number, number], options: Conv2dOptions = {}) {
+    super('Conv2d', inChannels, outChannels, kernelSize, options, false);
   }
 
-  resetParameters(): void {
-    // PyTorch computes the fan-in from dimension 1 of the stored weight, out/groups·kH·kW.
-    init.kaimingUniform_(this.weight, { a: Math.sqrt(5) });
-    if (this.bias !== null) {
-      const bound = 1 / Math.sqrt(init.calculateFanInAndFanOut(this.weight).fanIn);
-      init.uniform_(this.bias, -bound, bound);
-    }
+  forward(x: Tensor): Tensor {
+    return F.conv2d(x, this.weight, this.bias, { stride: this.stride, padding: this.padding, dilation: this.dilation, groups: this.groups });
+  }
+}
+
+/** Transposed 2-D convolution (DCGAN's generator); weight [in, out/groups, kH, kW]. */
+export class ConvTranspose2d extends ConvBase {
+  readonly outputPadding: [number, number];
+
+  constructor(inChannels: number, outChannels: number, kernelSize: number | [number, number], options: Conv2dOptions & { outputPadding?: number | [number, number] } = {}) {
+    super('ConvTranspose2d', inChannels, outChannels, kernelSize, options, true);
+    this.outputPadding = pairOf('ConvTranspose2d', 'outputPadding', options.outputPadding ?? 0, 0);
   }
 
   forward(x: Tensor): Tensor {
     return F.convTranspose2d(x, this.weight, this.bias, { stride: this.stride, padding: this.padding, outputPadding: this.outputPadding, groups: this.groups, dilation: this.dilation });
-  }
-
-  protected override extraRepr(): string {
-    return `${this.inChannels}, ${this.outChannels}, kernel_size=(${this.kernelSize.join(', ')}), stride=(${this.stride.join(', ')})`;
   }
 }
 
