@@ -46,7 +46,11 @@ fi
 addon=native/build/Release/netlab.node
 if [ ! -f "$addon" ] || [ -n "$(find native/src native/binding.gyp native/find-libtorch.mjs -newer "$addon" -print -quit)" ]; then
   say "building the native addon against libtorch ($(node native/find-libtorch.mjs check | sed 's/^netlab: using libtorch from //'))"
-  npx node-gyp rebuild --directory native -j "$(nproc)" --loglevel=error >/dev/null
+  # Build against the running Node's own headers when it ships them: nothing to download.
+  nodedir=$(dirname "$(dirname "$(command -v node)")")
+  headers=()
+  [ -f "$nodedir/include/node/node_api.h" ] && headers=(--nodedir="$nodedir")
+  npx node-gyp rebuild --directory native -j "$(nproc)" --loglevel=error "${headers[@]}" >/dev/null
 fi
 
 # 4. TypeScript.

@@ -61,6 +61,9 @@ export interface AttackCore {
   adversarial: Tensor;
   iterations: number;
   lossHistory?: Tensor;
+  /** Per-example success and attack loss at `adversarial`, when the attack already knows them (saves a forward pass). */
+  success?: Tensor;
+  loss?: Tensor;
 }
 
 // Row sums within this of 1 with every entry in [0, 1] look like softmax output.
@@ -101,22 +104,29 @@ export abstract class Attack {
     try {
       return scope(() => {
         this.checkBox(x);
-        const logits = noGrad(() => forward(x));
         const n = x.shape[0];
-        checkLogits(this.name, logits, n);
+        const mode = options.targetMode ?? (options.targets !== undefined ? 'given' : 'untargeted');
+        // The whole batch's logits are needed only for predicted labels or
+        // least-likely targets; otherwise one example shows the class count
+        // and whether the model returns logits.
+        const needsAll = options.labels === undefined || mode === 'least-likely';
+        const logits = noGrad(() => forward(needsAll ? x : x.narrow(0, 0, 1)));
+        checkLogits(this.name, logits, needsAll ? n : 1);
         const classes = logits.shape[1];
         const labels = options.labels === undefined ? logits.argmax(1) : checkLabels(this.name, 'labels', options.labels, n, classes).clone();
-        const mode = options.targetMode ?? (options.targets !== undefined ? 'given' : 'untargeted');
         const targets = chooseTargets(this.name, mode, options.targets, logits, labels, classes);
         const targeted = targets !== null;
         const goal = targets ?? labels;
         const input = x.detach().clone();
         const core = this.perturb(forward, input, goal, targeted);
         const adversarial = core.adversarial.detach();
-        const [success, loss] = noGrad(() => {
-          const out = forward(adversarial);
-          return [reached(out, goal, targeted), attackLoss(out, goal, targeted)];
-        });
+        const [success, loss] =
+          core.success !== undefined && core.loss !== undefined
+            ? [core.success, core.loss]
+            : noGrad(() => {
+                const out = forward(adversarial);
+                return [reached(out, goal, targeted), attackLoss(out, goal, targeted)];
+              });
         const distances = noGrad(() => perExampleDistances(adversarial, input));
         const result = { adversarial, labels, targets, success, loss, iterations: core.iterations, lossHistory: core.lossHistory ?? null, ...distances };
         checkConstraints(this.name, result, input, this.clipsToBox ? this.box : null, this.bound());
@@ -151,7 +161,7 @@ function asFunction(name: string, model: Classifier): (x: Tensor) => Tensor {
 
 function checkLogits(name: string, logits: unknown, n: number): void {
   if (!(logits instanceof Tensor) || logits.ndim !== 2 || logits.shape[0] !== n)
-    throw new TypeError(`${name}: the model must return logits [${n}, classes], got ${logits instanceof Tensor ? logits.describe() : describeValue(logits)}`);
+    throw new TypeError(`${name}: the model must return logits [batch, classes]; for a batch of ${n} it returned ${logits instanceof Tensor ? logits.describe() : describeValue(logits)}`);
   if (logits.shape[1] < 2) throw new RangeError(`${name}: the model must return at least 2 classes, got ${logits.describe()}`);
   const looksLikeProbabilities = noGrad(() =>
     scope(() => logits.min().item() >= 0 && logits.max().item() <= 1 && logits.sum(1).sub(1).abs().max().item() < PROBABILITY_TOLERANCE),

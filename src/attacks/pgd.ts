@@ -109,11 +109,9 @@ export class PGD extends Attack {
       });
       if (finished) break;
     }
-    bestLoss.dispose();
-    bestSuccess.dispose();
     const lossHistory = this.recordLoss ? stack(histories) : undefined;
     for (const h of histories) h.dispose();
-    return { adversarial: best, iterations, lossHistory };
+    return { adversarial: best, iterations, lossHistory, loss: bestLoss, success: bestSuccess };
   }
 
   /** One run of `steps` steps from a (random) start; the loss history when recordLoss. */
