@@ -5,7 +5,7 @@
 import { inspect } from 'node:util';
 
 import { Tensor } from '../tensor/tensor.js';
-import { noGrad } from '../tensor/autograd.js';
+import { noGrad, zeroGrads } from '../tensor/autograd.js';
 import type { DType } from '../tensor/dtype.js';
 import type { Device } from '../tensor/device.js';
 
@@ -150,9 +150,9 @@ export abstract class Module {
     return this;
   }
 
-  /** Drops every parameter's gradient (PyTorch 2's default, set_to_none). */
-  zeroGrad(): void {
-    for (const p of this.parameters()) p.grad = null;
+  /** Resets every parameter's gradient: zeroed in place, or dropped with setToNone (PyTorch 1.13's zero_grad). */
+  zeroGrad(options: { setToNone?: boolean } = {}): void {
+    zeroGrads(this.parameters(), options);
   }
 
   /**

@@ -2,7 +2,7 @@
 // a step that runs without autograd inside a scope, and PyTorch's state-dict
 // layout (state keyed by parameter index, groups listing those indices), so a
 // checkpoint moves between NetLab and PyTorch.
-import { enableGrad, isFloatingPoint, noGrad, scalarTensor, scope, Tensor } from '../tensor/index.js';
+import { enableGrad, isFloatingPoint, noGrad, scalarTensor, scope, Tensor, zeroGrads } from '../tensor/index.js';
 import { describeValue } from '../tensor/tensor.js';
 
 /** Options every optimizer has. */
@@ -161,22 +161,7 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions, S extends P
    * that gets no gradient in the next backward is then skipped by `step`).
    */
   zeroGrad(options: { setToNone?: boolean } = {}): void {
-    const setToNone = options.setToNone ?? false;
-    for (const group of this.paramGroups) {
-      for (const p of group.params) {
-        const g = p.grad;
-        if (g === null) continue;
-        if (setToNone) {
-          p.grad = null;
-        } else {
-          // A gradient made with createGraph carries history; cut it before zeroing.
-          if (g.gradFn !== null) g.detach_();
-          else if (g.requiresGrad) g.requiresGrad_(false);
-          g.zero_();
-        }
-        g.dispose();
-      }
-    }
+    zeroGrads(this.paramGroups.flatMap((group) => group.params), options);
   }
 
   /**

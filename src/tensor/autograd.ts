@@ -86,3 +86,24 @@ export function backward(tensors: Tensor[], gradTensors: (Tensor | null)[] = [],
     createGraph,
   );
 }
+
+/**
+ * Resets the gradients of `tensors`, as PyTorch 1.13's zero_grad: zeroed in
+ * place by default, or dropped (set to null) with `setToNone`.
+ */
+export function zeroGrads(tensors: Iterable<Tensor>, options: { setToNone?: boolean } = {}): void {
+  const setToNone = options.setToNone ?? false;
+  for (const t of tensors) {
+    const g = t.grad;
+    if (g === null) continue;
+    if (setToNone) {
+      t.grad = null;
+    } else {
+      // A gradient made with createGraph carries history; cut it before zeroing.
+      if (g.gradFn !== null) g.detach_();
+      else if (g.requiresGrad) g.requiresGrad_(false);
+      g.zero_();
+    }
+    g.dispose();
+  }
+}

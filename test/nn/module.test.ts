@@ -43,6 +43,9 @@ test('train/eval, requiresGrad_, apply and zeroGrad', () => {
   scope(() => net.forward(randn([2, 1, 4, 4])).sum().backward());
   assert.ok(net.parameters().every((p) => p.grad !== null));
   net.zeroGrad();
+  // PyTorch 1.13's default zeroes in place; setToNone drops the gradients.
+  assert.ok(net.parameters().every((p) => scope(() => p.grad !== null && p.grad.abs().sum().item() === 0)));
+  net.zeroGrad({ setToNone: true });
   assert.ok(net.parameters().every((p) => p.grad === null));
   net.dispose();
 });
