@@ -187,6 +187,13 @@ Napi::Value GetNumThreads(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), at::get_num_threads());
 }
 
+// setFlushDenormal(on) -> whether the CPU supports it (PyTorch's torch.set_flush_denormal).
+Napi::Value SetFlushDenormal(const Napi::CallbackInfo& info) {
+  return guard(info, "setFlushDenormal", [&]() -> Napi::Value {
+    return Napi::Boolean::New(info.Env(), at::globalContext().setFlushDenormal(readBool(info[0], "on")));
+  });
+}
+
 Napi::Value ManualSeed(const Napi::CallbackInfo& info) {
   return guard(info, "manualSeed", [&]() -> Napi::Value {
     int64_t seed = readInt(info[0], "seed");
@@ -261,6 +268,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   fn("setNumThreads", SetNumThreads);
   fn("getNumThreads", GetNumThreads);
   fn("manualSeed", ManualSeed);
+  fn("setFlushDenormal", SetFlushDenormal);
   fn("getRngState", GetRngState);
   fn("setRngState", SetRngState);
   fn("setGradEnabled", SetGradEnabled);

@@ -1,20 +1,20 @@
 // `netlab attack` and `netlab eval`: attack a trained model's weights on the
 // MNIST test set, or evaluate it against the paper's attack suite.
-import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 
-import { scope, setNumThreads } from '../tensor/index.js';
+import { scope, setNumThreads, type Tensor } from '../tensor/index.js';
 import { loadMnist } from '../data/mnist.js';
-import { loadSafetensors, saveSafetensors } from '../io/safetensors.js';
-import { getModel, getModelEntry, listModels } from '../models/registry.js';
+import { saveSafetensors } from '../io/safetensors.js';
+import { listModels } from '../models/registry.js';
 import type { Module } from '../nn/module.js';
 import { BIM } from '../attacks/bim.js';
 import { FGSM } from '../attacks/fgsm.js';
 import { PGD } from '../attacks/pgd.js';
-import type { Attack } from '../attacks/attack.js';
+import type { Attack, Classifier } from '../attacks/attack.js';
 import { evaluateAttack, evaluateSuite, formatTable, type AttackSpec, type RobustnessRow } from '../eval/robustness.js';
 import { choiceOption, numberOption, UsageError, type CommandSpec } from './args.js';
 import { progressBar } from './progress.js';
+import { loadMnistModel, mnistClassifier } from './mnist-models.js';
 
 const COMMON = {
   arch: { type: 'string', value: 'NAME', help: `model architecture (${listModels().join(', ')})`, default: 'madry-cnn' },
@@ -54,35 +54,23 @@ export const EVAL: CommandSpec = {
 
 interface Loaded {
   model: Module;
-  images: ReturnType<typeof loadMnist>['images'];
-  labels: ReturnType<typeof loadMnist>['labels'];
+  classifier: Classifier;
+  images: Tensor;
+  labels: Tensor;
   dispose(): void;
 }
 
 function loadModelAndData(command: string, values: Record<string, string | boolean | undefined>): Loaded {
-  const arch = String(values.arch);
-  if (!listModels().includes(arch)) throw new UsageError(`${command}: unknown --arch '${arch}'; choose one of ${listModels().join(', ')}`);
-  if (typeof values.weights !== 'string') throw new UsageError(`${command}: --weights FILE is required (train one with: netlab train --out FILE)`);
   const n = numberOption(command, 'n', values.n, { min: 1, max: 10000, integer: true });
   if (values.threads !== undefined) setNumThreads(numberOption(command, 'threads', values.threads, { min: 1, integer: true }));
-  const weights = resolve(values.weights);
-  if (!existsSync(weights)) throw new Error(`${command}: weights file not found: ${weights}`);
-  const entry = getModelEntry(arch);
-  if (entry.inputSize[0] !== 1 || entry.inputSize[1] !== 28) throw new UsageError(`${command}: '${arch}' expects ${entry.inputSize.join('×')} inputs; the MNIST test set needs a 1×28×28 model`);
-  const model = getModel(arch);
-  const file = loadSafetensors(weights);
-  try {
-    model.loadStateDict(file.tensors);
-  } catch (error) {
-    model.dispose();
-    throw new Error(`${command}: ${weights} does not fit '${arch}': ${(error as Error).message}`);
-  } finally {
-    for (const t of file.tensors.values()) t.dispose();
-  }
+  const { model, plan } = loadMnistModel(command, String(values.arch), values.weights);
+  model.eval();
   const test = loadMnist({ split: 'test', root: typeof values['data-root'] === 'string' ? values['data-root'] : undefined });
   const [images, labels] = scope(() => [test.images.narrow(0, 0, n).clone(), test.labels.narrow(0, 0, n).clone()]);
   test.dispose();
-  return { model, images, labels, dispose: () => [model, images, labels].forEach((t) => t.dispose()) };
+  // Attacks work on the 28×28 images; a model for 32×32 inputs pads inside the classifier.
+  const classifier = plan.padding === 0 ? model : mnistClassifier(model, plan);
+  return { model, classifier, images, labels, dispose: () => [model, images, labels].forEach((t) => t.dispose()) };
 }
 
 function makeAttack(values: Record<string, string | boolean | undefined>): { spec: AttackSpec; norm: 'linf' | 'l2' } {
@@ -115,11 +103,11 @@ export function runAttack(values: Record<string, string | boolean | undefined>):
   const loaded = loadModelAndData('attack', values);
   try {
     const bar = progressBar(`${spec.name} ε=${spec.eps}`, loaded.images.shape[0], 'images');
-    const row = evaluateAttack(loaded.model, loaded.images, loaded.labels, spec, { batchSize, onBatch: (done) => bar.update(done) });
+    const row = evaluateAttack(loaded.classifier, loaded.images, loaded.labels, spec, { batchSize, onBatch: (done) => bar.update(done) });
     bar.stop();
     if (savePath !== null) {
       scope(() => {
-        const result = spec.attack.run(loaded.model, loaded.images, { labels: loaded.labels });
+        const result = spec.attack.run(loaded.classifier, loaded.images, { labels: loaded.labels });
         saveSafetensors(savePath, { adversarial: result.adversarial, labels: loaded.labels, clean: loaded.images }, { attack: spec.name, eps: String(spec.eps), norm: spec.norm });
       });
     }
@@ -145,7 +133,7 @@ export function runEval(values: Record<string, string | boolean | undefined>): {
   const loaded = loadModelAndData('eval', values);
   try {
     let bar = progressBar(specs[0].name, loaded.images.shape[0], 'images');
-    const rows = evaluateSuite(loaded.model, loaded.images, loaded.labels, specs, {
+    const rows = evaluateSuite(loaded.classifier, loaded.images, loaded.labels, specs, {
       batchSize,
       onAttack: (spec) => {
         bar.stop();

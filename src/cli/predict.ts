@@ -5,7 +5,8 @@ import { resolve } from 'node:path';
 
 import { cat, noGrad, scope, setNumThreads, Tensor } from '../tensor/index.js';
 import { loadSafetensors, saveSafetensors } from '../io/safetensors.js';
-import { getModel, getModelEntry, listModels } from '../models/registry.js';
+import { getModelEntry, listModels } from '../models/registry.js';
+import { buildWithWeights } from './mnist-models.js';
 import { numberOption, UsageError, type CommandSpec } from './args.js';
 
 export const PREDICT: CommandSpec = {
@@ -34,26 +35,18 @@ function fileOption(name: string, value: string | boolean | undefined, mustExist
 export function runPredict(values: Record<string, string | boolean | undefined>): { n: number; classes: number; output: string } {
   const arch = typeof values.arch === 'string' ? values.arch : '';
   if (!listModels().includes(arch)) throw new UsageError(`predict: --arch must name a registered model (${listModels().join(', ')}), got '${arch}'`);
-  const weights = fileOption('weights', values.weights, true);
+  if (typeof values.weights === 'string') fileOption('weights', values.weights, true);
   const input = fileOption('input', values.input, true);
   const output = fileOption('output', values.output, false);
   const batchSize = numberOption('predict', 'batch-size', values['batch-size'], { min: 1, integer: true });
   if (values.threads !== undefined) setNumThreads(numberOption('predict', 'threads', values.threads, { min: 1, integer: true }));
-  const entry = getModelEntry(arch);
-  const model = getModel(arch);
+  const { model, options, path: weights } = buildWithWeights('predict', arch, values.weights, {});
   const inputs = loadSafetensors(input);
   try {
-    const weightFile = loadSafetensors(weights);
-    try {
-      model.loadStateDict(weightFile.tensors);
-    } catch (error) {
-      throw new Error(`predict: ${weights} does not fit '${arch}': ${(error as Error).message}`);
-    } finally {
-      for (const t of weightFile.tensors.values()) t.dispose();
-    }
     const x = pickInput(inputs.tensors, typeof values.key === 'string' ? values.key : undefined, input);
-    const [c, h, w] = entry.inputSize;
-    if (x.ndim !== 4 || x.shape[1] !== c) throw new Error(`predict: '${arch}' expects [N, ${c}, H, W] inputs (${c}×${h}×${w}), got ${x.describe()} from ${input}`);
+    const [c, h, w] = getModelEntry(arch).inputSize;
+    const channels = typeof options.inChannels === 'number' ? options.inChannels : c;
+    if (x.ndim !== 4 || x.shape[1] !== channels) throw new Error(`predict: '${arch}' expects [N, ${channels}, H, W] inputs (${channels}×${h}×${w}), got ${x.describe()} from ${input}`);
     if (!x.dtype.startsWith('float')) throw new Error(`predict: inputs must be floating point, got ${x.describe()} from ${input}`);
     model.eval();
     const logits = noGrad(() =>

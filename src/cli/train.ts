@@ -2,11 +2,11 @@
 // as safetensors that PyTorch reads.
 import { resolve } from 'node:path';
 
-import { manualSeed, scope, setNumThreads } from '../tensor/index.js';
+import { manualSeed, setNumThreads, type Tensor } from '../tensor/index.js';
 import { DataLoader } from '../data/dataset.js';
 import { loadMnist } from '../data/mnist.js';
-import { saveSafetensors } from '../io/safetensors.js';
-import { getModel, getModelEntry, listModels } from '../models/registry.js';
+import { getModel, listModels } from '../models/registry.js';
+import { padInput, planForMnist, saveMnistModel } from './mnist-models.js';
 import { Adam, AdamW } from '../optim/adam.js';
 import { SGD } from '../optim/sgd.js';
 import { MultiStepLR } from '../optim/lr-scheduler.js';
@@ -55,7 +55,7 @@ export interface TrainResult {
 
 export function runTrain(values: Record<string, string | boolean | undefined>): TrainResult {
   const arch = String(values.arch);
-  if (!listModels().includes(arch)) throw new UsageError(`train: unknown --arch '${arch}'; choose one of ${listModels().join(', ')}`);
+  const plan = planForMnist('train', arch);
   const epochs = numberOption('train', 'epochs', values.epochs, { min: 0, integer: true });
   const batchSize = numberOption('train', 'batch-size', values['batch-size'], { min: 1, integer: true });
   const optimizerName = choiceOption('train', 'optimizer', values.optimizer, ['adam', 'adamw', 'sgd'] as const);
@@ -78,21 +78,21 @@ export function runTrain(values: Record<string, string | boolean | undefined>): 
   const attackSteps = numberOption('train', 'attack-steps', values['attack-steps'], { min: 1, integer: true });
   const attackStepSize = numberOption('train', 'attack-step-size', values['attack-step-size'], { min: 0, exclusiveMin: true });
   const loss = adv === 'fgsm' ? fgsmTraining({ eps }) : adv === 'pgd' ? pgdTraining({ eps, steps: attackSteps, stepSize: attackStepSize }) : undefined;
-  const entry = getModelEntry(arch);
-  if (entry.inputSize[0] !== 1 || entry.inputSize[1] !== 28) throw new UsageError(`train: '${arch}' expects ${entry.inputSize.join('×')} inputs; MNIST training needs a 1×28×28 model`);
 
   const log = (line: string) => process.stderr.write(line + '\n');
   manualSeed(seed);
   const root = typeof values['data-root'] === 'string' ? values['data-root'] : undefined;
   const trainSet = loadMnist({ split: 'train', root });
   const testSet = loadMnist({ split: 'test', root });
-  const model = getModel(arch);
+  const model = getModel(arch, plan.options);
   const params = model.parameters();
   const optimizer =
     optimizerName === 'sgd' ? new SGD(params, { lr, momentum, weightDecay }) : optimizerName === 'adamw' ? new AdamW(params, { lr, weightDecay }) : new Adam(params, { lr, weightDecay });
-  const loader = new DataLoader(trainSet, { batchSize, shuffle: true, seed });
+  // Models for 32×32 inputs see MNIST padded with zeros.
+  const transform = plan.padding === 0 ? undefined : ([x, y]: Tensor[]) => [padInput(x, plan.padding), y];
+  const loader = new DataLoader(trainSet, { batchSize, shuffle: true, seed, transform });
   const schedule = milestones.length ? new MultiStepLR(optimizer, { milestones, gamma }) : undefined;
-  const testLoader = new DataLoader(testSet, { batchSize: 1000 });
+  const testLoader = new DataLoader(testSet, { batchSize: 1000, transform });
   const training = adv === 'none' ? '' : `, ${adv.toUpperCase()} adversarial training at ε = ${eps}`;
   log(`netlab train: ${arch} on MNIST (${trainSet.length} training, ${testSet.length} test images), ${epochs} epochs of ${loader.length} steps, ${optimizerName} lr ${lr}${training}`);
   const started = performance.now();
@@ -120,7 +120,7 @@ export function runTrain(values: Record<string, string | boolean | undefined>): 
   const final = evaluate(model, testLoader);
   const trainSeconds = (performance.now() - started) / 1000;
   if (out !== null) {
-    scope(() => saveSafetensors(out, model.stateDict(), { arch, framework: 'netlab', test_accuracy: String(final.accuracy) }));
+    saveMnistModel(out, model, plan, { framework: 'netlab', test_accuracy: String(final.accuracy) });
     log(`weights written to ${out}`);
   }
   log(`test accuracy ${(100 * final.accuracy).toFixed(2)}% (${Math.round(final.accuracy * final.count)}/${final.count}), ${formatSeconds(trainSeconds)} in all`);

@@ -314,6 +314,15 @@ export function setNumThreads(n: number): void {
   native.setNumThreads(n);
 }
 
+/**
+ * Flushes subnormal floats to zero on the CPU (PyTorch's set_flush_denormal),
+ * which avoids the slow path of subnormal arithmetic; returns whether the CPU supports it.
+ */
+export function setFlushDenormal(on: boolean): boolean {
+  if (typeof on !== 'boolean') throw new TypeError(`setFlushDenormal: expected a boolean, got ${describeValue(on)}`);
+  return native.setFlushDenormal(on);
+}
+
 export function getNumThreads(): number {
   return native.getNumThreads();
 }

@@ -35,6 +35,7 @@ export interface NativeAddon {
   setNumThreads(n: number): void;
   getNumThreads(): number;
   manualSeed(seed: number): void;
+  setFlushDenormal(on: boolean): boolean;
   getRngState(): Handle;
   setRngState(id: Handle): void;
   setGradEnabled(enabled: boolean): void;

@@ -63,6 +63,23 @@ for (const [name, args, pattern] of BAD) {
   });
 }
 
+test('a model for 32×32 inputs trains on padded MNIST and its weights carry the build options', () => {
+  const weights = join(dir, 'resnet20.safetensors');
+  const train = netlab('train', '--arch', 'resnet20', '--epochs', '0', '--out', weights, '--json');
+  assert.equal(train.code, 0, train.stderr);
+  const file = loadSafetensors(weights);
+  assert.equal(file.metadata.build_options, JSON.stringify({ inChannels: 1 }));
+  assert.equal(file.metadata.input_padding, '2');
+  assert.deepEqual(file.tensors.get('conv1.weight')!.shape, [16, 1, 3, 3]); // one input channel for MNIST
+  for (const t of file.tensors.values()) t.dispose();
+  const attack = netlab('attack', '--arch', 'resnet20', '--weights', weights, '--attack', 'fgsm', '--eps', '0.1', '--n', '10', '--json');
+  assert.equal(attack.code, 0, attack.stderr);
+  assert.equal(JSON.parse(attack.stdout).n, 10);
+  const tooBig = netlab('train', '--arch', 'resnet50', '--epochs', '0');
+  assert.equal(tooBig.code, 2);
+  assert.match(tooBig.stderr, /'resnet50' takes 3×224×224 images; MNIST works with models for 28×28 or 32×32 inputs/);
+});
+
 test('a missing or foreign weights file is a clear error, exit code 1', () => {
   const missing = netlab('attack', '--weights', join(dir, 'nope.safetensors'));
   assert.equal(missing.code, 1);

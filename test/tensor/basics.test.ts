@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { arange, eye, full, grad, linspace, liveTensors, manualSeed, noGrad, enableGrad, ones, rand, randint, randn, randperm, scope, tensor, zeros, Tensor, getRngState, setRngState } from '../../src/index.js';
+import { arange, eye, full, grad, linspace, liveTensors, manualSeed, noGrad, enableGrad, ones, rand, randint, randn, randperm, scope, tensor, zeros, Tensor, getRngState, setRngState, setFlushDenormal } from '../../src/index.js';
 import { assertClose } from '../helpers.js';
 
 test('tensors from nested arrays and typed arrays keep shape, dtype and values', () => {
@@ -152,4 +152,18 @@ test('using disposes at the end of the block', () => {
   }
   // a.sum() is not inside `using`; it is collected by the finalizer later, so count only `a`.
   assert.ok(liveTensors() - before <= 1);
+});
+
+test('setFlushDenormal flushes subnormal results to zero, as PyTorch', (t) => {
+  // 1e-39 is subnormal in float32 (the smallest normal is 1.2e-38).
+  if (!setFlushDenormal(true)) {
+    t.skip('this CPU cannot flush subnormals');
+    return;
+  }
+  try {
+    assert.equal(scope(() => tensor([1e-39]).mul(1).item()), 0);
+  } finally {
+    setFlushDenormal(false);
+  }
+  assert.ok(scope(() => tensor([1e-39]).mul(1).item()) > 0);
 });
