@@ -55,6 +55,17 @@ if ! "$python" -c 'import torch' 2>/dev/null; then
   say "installed python3-torch $("$python" -c 'import torch; print(torch.__version__)')"
 fi
 
+# The models benchmark compares with torchvision's networks.
+if [[ " ${selected[*]} " == *" models "* ]] && ! "$python" -c 'import torchvision' 2>/dev/null; then
+  if [ "$python" != /usr/bin/python3 ]; then
+    say "$python cannot import torchvision, which the models benchmark needs"
+    exit 1
+  fi
+  say "/usr/bin/python3 cannot import torchvision: installing Debian's python3-torchvision with apt-get"
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq python3-torchvision >/dev/null
+fi
+
 for name in "${selected[@]}"; do
   script="$dist/bench/$name.js"
   if [ ! -f "$script" ]; then
