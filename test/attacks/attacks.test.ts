@@ -139,6 +139,18 @@ describe('attack invariants on an MNIST CNN', () => {
     });
   });
 
+  test('early stopping keeps every success: a superset of the plain attack’s, each point still misclassified', () => {
+    scope(() => {
+      // Per-example trajectories are independent (eval mode), so the early-stopped one is a prefix of the plain one.
+      const plain = new PGD({ eps: 0.1, steps: 10, stepSize: 0.02, randomStart: false }).run(model, x, { labels: y });
+      const early = new PGD({ eps: 0.1, steps: 10, stepSize: 0.02, randomStart: false, earlyStop: true }).run(model, x, { labels: y });
+      assert.ok(early.success.logicalOr(plain.success).equal(early.success), 'every plain success is an early-stop success');
+      assert.ok(early.success.sum().item() > 0);
+      const predicted = noGrad(() => model.forward(early.adversarial).argmax(1));
+      assert.ok(predicted.ne(y).equal(early.success), 'success is judged at the returned points');
+    });
+  });
+
   test('without labels the attack uses the model’s predictions', () => {
     scope(() => {
       const result = new FGSM({ eps: 0.05 }).run(model, x);
