@@ -4,7 +4,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { CIFAR10_CLASSES, DataFileError, loadCifar10 } from '../../src/data/index.js';
+import { CIFAR10_CLASSES, loadCifar10 } from '../../src/data/index.js';
+import { throwsNaming } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'netlab-cifar-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -12,15 +13,6 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 // 1 label byte + 3 planes of 32×32 pixel bytes.
 const RECORD = 3073;
 
-function throwsNaming(fn: () => unknown, file: string, what: RegExp): void {
-  assert.throws(fn, (error: unknown) => {
-    assert.ok(error instanceof DataFileError, `expected a DataFileError, got ${String(error)}`);
-    assert.equal(error.file, file);
-    assert.ok(error.message.startsWith(file), `the message should start with the file: ${error.message}`);
-    assert.match(error.message, what);
-    return true;
-  });
-}
 
 // `records` records whose label is (first + r) mod 10 and whose pixel byte j is (first + r + j) mod 256.
 function batch(records: number, first = 0): Uint8Array {

@@ -5,21 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 
-import { DataFileError, encodeIdx, idxMagic, readIdx, readIdxTensor, writeIdx, type IdxArray } from '../../src/data/index.js';
+import { encodeIdx, idxMagic, readIdx, readIdxTensor, writeIdx, type IdxArray } from '../../src/data/index.js';
+import { throwsNaming } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'netlab-idx-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-/** Asserts that fn throws a DataFileError for `file` whose message names it and says `what`. */
-function throwsNaming(fn: () => unknown, file: string, what: RegExp): void {
-  assert.throws(fn, (error: unknown) => {
-    assert.ok(error instanceof DataFileError, `expected a DataFileError, got ${String(error)}`);
-    assert.equal(error.file, file);
-    assert.ok(error.message.startsWith(file), `the message should start with the file: ${error.message}`);
-    assert.match(error.message, what);
-    return true;
-  });
-}
 
 function bytes(...values: number[]): Uint8Array {
   return Uint8Array.from(values);

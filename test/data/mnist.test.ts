@@ -4,21 +4,13 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { DataFileError, channelStats, loadMnist, mnistDataFolder, writeIdx } from '../../src/data/index.js';
+import { channelStats, loadMnist, mnistDataFolder, writeIdx } from '../../src/data/index.js';
 import { liveTensors, scope } from '../../src/index.js';
+import { throwsNaming } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'netlab-mnist-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-function throwsNaming(fn: () => unknown, file: string, what: RegExp): void {
-  assert.throws(fn, (error: unknown) => {
-    assert.ok(error instanceof DataFileError, `expected a DataFileError, got ${String(error)}`);
-    assert.equal(error.file, file);
-    assert.ok(error.message.startsWith(file), `the message should start with the file: ${error.message}`);
-    assert.match(error.message, what);
-    return true;
-  });
-}
 
 function histogram(labels: readonly number[]): number[] {
   const counts = new Array<number>(10).fill(0);
