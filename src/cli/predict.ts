@@ -1,27 +1,40 @@
 // `netlab predict`: runs any registered model with given weights on a tensor
-// file, so weights exported from PyTorch can be used directly.
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+// file, or on image files with the model's preprocessing, so weights
+// exported from PyTorch can be used directly.
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 
 import { cat, noGrad, scope, setNumThreads, Tensor } from '../tensor/index.js';
+import { interpolate, softmax } from '../nn/functional.js';
+import { centerCrop } from '../data/transforms.js';
+import { CIFAR10_CLASSES } from '../data/cifar.js';
+import { readImage } from '../io/image.js';
 import { loadSafetensors, saveSafetensors } from '../io/safetensors.js';
+import type { Module } from '../nn/module.js';
 import { getModelEntry, listModels } from '../models/registry.js';
-import { buildWithWeights } from './mnist-models.js';
+import { buildWithWeights, planFor, prepare, type DatasetName, type ModelPlan } from './model-files.js';
 import { numberOption, UsageError, type CommandSpec } from './args.js';
 
 export const PREDICT: CommandSpec = {
   name: 'predict',
-  summary: 'run a registered model with given weights on a tensor file and write its logits',
+  summary: 'run a registered model with given weights on a tensor file or on images, and write or print its predictions',
   options: {
     arch: { type: 'string', value: 'NAME', help: `model architecture (${listModels().join(', ')})` },
     weights: { type: 'string', value: 'FILE', help: 'weights (.safetensors) with PyTorch state-dict keys' },
-    input: { type: 'string', value: 'FILE', help: 'input batch (.safetensors), [N, C, H, W] floating point' },
-    key: { type: 'string', value: 'NAME', help: 'which tensor of the input file (default: the only one, or "input")' },
-    output: { type: 'string', value: 'FILE', help: 'where to write "logits" and "predictions" (.safetensors)' },
+    input: { type: 'string', value: 'PATH', help: 'a prepared batch (.safetensors, [N, C, H, W] floating point), or a PNG or JPEG image, or a folder of them' },
+    key: { type: 'string', value: 'NAME', help: 'which tensor of a .safetensors input (default: the only one, or "input")' },
+    output: { type: 'string', value: 'FILE', help: 'where to write "logits" and "predictions" (.safetensors); required for a tensor input' },
+    top: { type: 'string', value: 'K', help: 'classes printed per image', default: '3' },
     'batch-size': { type: 'string', value: 'N', help: 'images per forward pass', default: '256' },
     threads: { type: 'string', value: 'N', help: 'libtorch threads (default: all cores)' },
     json: { type: 'boolean', help: 'print a summary as one JSON object on stdout' },
   },
+  notes: [
+    'Images get the preprocessing the weights were trained with: for NetLab weights, that of their dataset (MNIST: grey',
+    'levels resized to 28×28, white digits on black as in MNIST; CIFAR-10: RGB resized to 32×32, standardised); for',
+    "weights without NetLab's metadata, the registry's: ImageNet models resize the shorter side to 256/224 of the",
+    'input size, crop the centre and standardise with the ImageNet statistics, as torchvision does.',
+  ].join('\n'),
 };
 
 function fileOption(name: string, value: string | boolean | undefined, mustExist: boolean): string {
@@ -32,39 +45,142 @@ function fileOption(name: string, value: string | boolean | undefined, mustExist
   return path;
 }
 
-export function runPredict(values: Record<string, string | boolean | undefined>): { n: number; classes: number; output: string } {
+export interface PredictSummary {
+  n: number;
+  classes: number;
+  output: string | null;
+  /** For image inputs: each file's top classes. */
+  images?: { file: string; top: { class: number; name: string; probability: number }[] }[];
+}
+
+const IMAGE_EXTENSIONS = /\.(png|jpe?g)$/i;
+
+export function runPredict(values: Record<string, string | boolean | undefined>): PredictSummary {
   const arch = typeof values.arch === 'string' ? values.arch : '';
   if (!listModels().includes(arch)) throw new UsageError(`predict: --arch must name a registered model (${listModels().join(', ')}), got '${arch}'`);
   if (typeof values.weights === 'string') fileOption('weights', values.weights, true);
-  const input = fileOption('input', values.input, true);
-  const output = fileOption('output', values.output, false);
+  if (typeof values.input !== 'string') throw new UsageError('predict: --input PATH is required');
+  const inputPath = resolve(values.input);
+  if (!existsSync(inputPath)) throw new Error(`predict: input not found: ${inputPath}`);
+  const tensorInput = inputPath.endsWith('.safetensors');
+  const images = tensorInput ? [] : imageFiles(inputPath);
+  const output = tensorInput || values.output !== undefined ? fileOption('output', values.output, false) : null;
   const batchSize = numberOption('predict', 'batch-size', values['batch-size'], { min: 1, integer: true });
+  const top = numberOption('predict', 'top', values.top, { min: 1, integer: true });
   if (values.threads !== undefined) setNumThreads(numberOption('predict', 'threads', values.threads, { min: 1, integer: true }));
-  const { model, options, path: weights } = buildWithWeights('predict', arch, values.weights, {});
-  const inputs = loadSafetensors(input);
+  const { model, options, path: weights, metadata } = buildWithWeights('predict', arch, values.weights, {});
   try {
-    const x = pickInput(inputs.tensors, typeof values.key === 'string' ? values.key : undefined, input);
+    model.eval();
+    const x = tensorInput ? loadTensorInput(inputPath, typeof values.key === 'string' ? values.key : undefined, arch, options) : loadImages(images, imagePlan(arch, options, metadata));
+    try {
+      const logits = noGrad(() =>
+        scope(() => {
+          const parts: Tensor[] = [];
+          for (let i = 0; i < x.shape[0]; i += batchSize) parts.push(model.forward(x.narrow(0, i, Math.min(batchSize, x.shape[0] - i)).float()) as Tensor);
+          return cat(parts);
+        }),
+      );
+      try {
+        if (output !== null) scope(() => saveSafetensors(output, { logits, predictions: logits.argmax(1) }, { arch, weights }));
+        const summary: PredictSummary = { n: logits.shape[0], classes: logits.shape[1], output };
+        if (!tensorInput) {
+          summary.images = topClasses(logits, images, top, classNames(metadata.dataset, logits.shape[1]));
+          if (!values.json) for (const image of summary.images) process.stdout.write(`${image.file}: ${image.top.map((t) => `${t.name} ${(100 * t.probability).toFixed(1)}%`).join(', ')}\n`);
+        }
+        process.stderr.write(`predict: ${summary.n} inputs${output === null ? '' : ` → ${output}`}\n`);
+        return summary;
+      } finally {
+        logits.dispose();
+      }
+    } finally {
+      x.dispose();
+    }
+  } finally {
+    model.dispose();
+  }
+}
+
+function loadTensorInput(input: string, key: string | undefined, arch: string, options: Record<string, unknown>): Tensor {
+  const inputs = loadSafetensors(input);
+  let picked: Tensor | undefined;
+  try {
+    const x = pickInput(inputs.tensors, key, input);
     const [c, h, w] = getModelEntry(arch).inputSize;
     const channels = typeof options.inChannels === 'number' ? options.inChannels : c;
     if (x.ndim !== 4 || x.shape[1] !== channels) throw new Error(`predict: '${arch}' expects [N, ${channels}, H, W] inputs (${channels}×${h}×${w}), got ${x.describe()} from ${input}`);
     if (!x.dtype.startsWith('float')) throw new Error(`predict: inputs must be floating point, got ${x.describe()} from ${input}`);
-    model.eval();
-    const logits = noGrad(() =>
+    picked = x;
+    return x;
+  } finally {
+    for (const t of inputs.tensors.values()) if (t !== picked) t.dispose();
+  }
+}
+
+/** The image files of `path`: itself, or the PNG and JPEG files in the folder, sorted. */
+function imageFiles(path: string): string[] {
+  if (!statSync(path).isDirectory()) return [path];
+  const files = readdirSync(path)
+    .filter((name) => IMAGE_EXTENSIONS.test(name))
+    .sort()
+    .map((name) => join(path, name));
+  if (files.length === 0) throw new Error(`predict: ${path} holds no .png, .jpg or .jpeg files`);
+  return files;
+}
+
+/** How images reach the network: the dataset's size and preparation for NetLab's weights, the registry's for others. */
+interface ImagePlan {
+  channels: 1 | 3;
+  size: number;
+  /** Resize the shorter side to size·256/224 and crop the centre (ImageNet models), else resize to size×size. */
+  resizeAndCrop: boolean;
+  plan: ModelPlan;
+}
+
+function imagePlan(arch: string, options: Record<string, unknown>, metadata: Record<string, string>): ImagePlan {
+  const entry = getModelEntry(arch);
+  const dataset = metadata.dataset as DatasetName | undefined;
+  if (dataset === 'mnist' || dataset === 'cifar10') {
+    const plan = planFor('predict', arch, dataset);
+    if (metadata.input_normalization !== undefined) plan.normalization = JSON.parse(metadata.input_normalization) as ModelPlan['normalization'];
+    return { channels: dataset === 'mnist' ? 1 : 3, size: dataset === 'mnist' ? 28 : 32, resizeAndCrop: false, plan };
+  }
+  const channels = (typeof options.inChannels === 'number' ? options.inChannels : entry.inputSize[0]) as number;
+  if (channels !== 1 && channels !== 3) throw new Error(`predict: images have 1 or 3 channels; '${arch}' is built for ${channels}`);
+  const size = entry.inputSize[1];
+  const plan: ModelPlan = { arch, dataset: 'mnist', options, padding: 0, normalization: entry.normalization };
+  return { channels, size, resizeAndCrop: size >= 64, plan };
+}
+
+function loadImages(files: readonly string[], how: ImagePlan): Tensor {
+  return scope(() => {
+    const batch = files.map((file) =>
       scope(() => {
-        const parts: Tensor[] = [];
-        for (let i = 0; i < x.shape[0]; i += batchSize) parts.push(model.forward(x.narrow(0, i, Math.min(batchSize, x.shape[0] - i)).float()) as Tensor);
-        return cat(parts);
+        const image = readImage(file, { channels: how.channels }).unsqueeze(0); // [1, C, H, W]
+        const [h, w] = [image.shape[2], image.shape[3]];
+        if (!how.resizeAndCrop) return h === how.size && w === how.size ? image : interpolate(image, { size: [how.size, how.size], mode: 'bilinear', antialias: true });
+        const shorter = Math.floor((how.size * 256) / 224);
+        const scale = shorter / Math.min(h, w);
+        const resized = interpolate(image, { size: [Math.max(shorter, Math.round(h * scale)), Math.max(shorter, Math.round(w * scale))], mode: 'bilinear', antialias: true });
+        return centerCrop(resized, how.size);
       }),
     );
-    scope(() => saveSafetensors(output, { logits, predictions: logits.argmax(1) }, { arch, weights }));
-    const summary = { n: logits.shape[0], classes: logits.shape[1], output };
-    logits.dispose();
-    process.stderr.write(`predict: ${summary.n} inputs → ${output}\n`);
-    return summary;
-  } finally {
-    model.dispose();
-    for (const t of inputs.tensors.values()) t.dispose();
-  }
+    return prepare(cat(batch), how.plan);
+  });
+}
+
+function classNames(dataset: string | undefined, classes: number): (i: number) => string {
+  if (dataset === 'cifar10' && classes === CIFAR10_CLASSES.length) return (i) => CIFAR10_CLASSES[i];
+  return (i) => String(i);
+}
+
+function topClasses(logits: Tensor, files: readonly string[], k: number, name: (i: number) => string): NonNullable<PredictSummary['images']> {
+  return scope(() => {
+    const probabilities = softmax(logits, 1);
+    const { values, indices } = probabilities.topk(Math.min(k, logits.shape[1]), { dim: 1 });
+    const p = values.toArray() as number[][];
+    const c = indices.toArray() as number[][];
+    return files.map((file, i) => ({ file, top: c[i].map((cls, j) => ({ class: cls, name: name(cls), probability: p[i][j] })) }));
+  });
 }
 
 function pickInput(tensors: Map<string, Tensor>, key: string | undefined, file: string): Tensor {

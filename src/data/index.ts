@@ -21,3 +21,4 @@ export {
   type RandomOptions,
   type ScaleAugmentationOptions,
 } from './transforms.js';
+export { mixupCutmix, drawMix, type MixingOptions, type MixDraw } from './mixing.js';

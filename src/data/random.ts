@@ -101,6 +101,41 @@ export class Random {
     return order;
   }
 
+  /** A standard normal number (Box–Muller, two uniform draws per number). */
+  normal(): number {
+    const u = 1 - this.float(); // (0, 1], so the logarithm is finite
+    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * this.float());
+  }
+
+  /**
+   * A Gamma(shape, 1) number by Marsaglia and Tsang ("A simple method for
+   * generating gamma variables", 2000); a shape below 1 is boosted with
+   * Gamma(shape + 1)·U^(1/shape).
+   */
+  gamma(shape: number): number {
+    if (!(shape > 0 && Number.isFinite(shape))) throw new RangeError(`Random.gamma: shape must be a finite number > 0, got ${String(shape)}`);
+    if (shape < 1) return this.gamma(shape + 1) * (1 - this.float()) ** (1 / shape);
+    const d = shape - 1 / 3;
+    const c = 1 / Math.sqrt(9 * d);
+    for (;;) {
+      let x: number;
+      let v: number;
+      do {
+        x = this.normal();
+        v = 1 + c * x;
+      } while (v <= 0);
+      v = v * v * v;
+      const u = 1 - this.float();
+      if (Math.log(u) < 0.5 * x * x + d - d * v + d * Math.log(v)) return d * v;
+    }
+  }
+
+  /** A Beta(a, b) number, as X / (X + Y) with X ~ Gamma(a), Y ~ Gamma(b). */
+  beta(a: number, b: number): number {
+    const x = this.gamma(a);
+    return x / (x + this.gamma(b));
+  }
+
   /** The current state; `setState` on any `Random` continues the sequence from here. */
   getState(): RandomState {
     return [this.s0 >>> 0, this.s1 >>> 0, this.s2 >>> 0, this.s3 >>> 0];

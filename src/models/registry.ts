@@ -1,6 +1,7 @@
 // The model registry: every network NetLab builds, by name, with the metadata
 // a user needs to feed it (as torchvision's get_model / list_models).
 import type { Module } from '../nn/module.js';
+import type { RecipeName } from '../train/recipes.js';
 import { madryCnn } from './madry-cnn.js';
 import { VIT_MODEL_ENTRIES } from './vit.js';
 
@@ -14,6 +15,8 @@ export interface ModelEntry {
   numClasses: number;
   /** Per-channel normalisation the model expects inside its input pipeline; null for raw [0, 1] inputs. */
   normalization: { mean: number[]; std: number[] } | null;
+  /** The training recipe of the paper that introduced it (`netlab train --preset`). */
+  recipe: RecipeName;
 }
 
 const REGISTRY = new Map<string, ModelEntry>();
@@ -50,6 +53,7 @@ registerModel({
   inputSize: [1, 28, 28],
   numClasses: 10,
   normalization: null,
+  recipe: 'madry',
 });
 
 for (const entry of VIT_MODEL_ENTRIES) registerModel(entry);

@@ -673,6 +673,7 @@ export const RESNET_MODELS: ModelEntry[] = [
     inputSize: [3, 224, 224],
     numClasses: 1000,
     normalization: IMAGENET_NORMALIZATION,
+    recipe: 'resnet',
   })),
   ...CIFAR_DEPTHS.map((depth): ModelEntry => ({
     name: `resnet${depth}`,
@@ -681,6 +682,7 @@ export const RESNET_MODELS: ModelEntry[] = [
     inputSize: [3, 32, 32],
     numClasses: 10,
     normalization: CIFAR10_NORMALIZATION,
+    recipe: 'resnet',
   })),
   ...CIFAR_DEPTHS.map((depth): ModelEntry => ({
     name: `plain${depth}`,
@@ -689,6 +691,7 @@ export const RESNET_MODELS: ModelEntry[] = [
     inputSize: [3, 32, 32],
     numClasses: 10,
     normalization: CIFAR10_NORMALIZATION,
+    recipe: 'resnet',
   })),
   {
     name: 'madry-wrn',
@@ -698,5 +701,6 @@ export const RESNET_MODELS: ModelEntry[] = [
     numClasses: 10,
     // The model standardises each image itself.
     normalization: null,
+    recipe: 'resnet',
   },
 ];

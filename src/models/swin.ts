@@ -416,4 +416,5 @@ export const SWIN_MODELS: ModelEntry[] = (Object.keys(SWIN_PRESETS) as SwinPrese
   inputSize: INPUTS[name].inputSize,
   numClasses: SWIN_PRESETS[name].numClasses,
   normalization: INPUTS[name].normalization,
+  recipe: 'swin',
 }));

@@ -519,5 +519,6 @@ export const VIT_MODEL_ENTRIES: ModelEntry[] = (Object.keys(VIT_PRESETS) as ViTP
     inputSize: [config.inChannels, config.imageSize, config.imageSize],
     numClasses: config.numClasses,
     normalization: config.numClasses === 1000 ? IMAGENET : null,
+    recipe: 'vit',
   };
 });

@@ -34,6 +34,8 @@ const op = {
   nearest: aten('upsample_nearest2d', 'vec'),
   bilinear: aten('upsample_bilinear2d', 'vec'),
   bicubic: aten('upsample_bicubic2d', 'vec'),
+  bilinearAntialias: aten('_upsample_bilinear2d_aa', 'vec'),
+  bicubicAntialias: aten('_upsample_bicubic2d_aa', 'vec'),
   im2col: aten('im2col'),
   col2im: aten('col2im'),
   cosineSimilarity: aten('cosine_similarity'),
@@ -331,6 +333,8 @@ export interface InterpolateOptions {
   scaleFactor?: number | readonly [number, number];
   mode?: 'nearest' | 'bilinear' | 'bicubic';
   alignCorners?: boolean;
+  /** Low-pass the image when shrinking it, as PIL does ('bilinear' and 'bicubic' only; PyTorch's `antialias`). */
+  antialias?: boolean;
 }
 
 /** Resizes [N, C, H, W] images: nearest, bilinear or bicubic (PyTorch's `interpolate`). */
@@ -346,10 +350,12 @@ export function interpolate(input: Tensor, options: InterpolateOptions): Tensor 
   }
   if (mode === 'nearest') {
     if (options.alignCorners !== undefined) throw new TypeError("interpolate: alignCorners only applies to 'bilinear' and 'bicubic'");
+    if (options.antialias) throw new TypeError("interpolate: antialias only applies to 'bilinear' and 'bicubic'");
     return new Tensor(op.nearest(input.handle, size, scales));
   }
   if (mode !== 'bilinear' && mode !== 'bicubic') throw new TypeError(`interpolate: unknown mode '${mode}'; expected 'nearest', 'bilinear' or 'bicubic'`);
-  return new Tensor((mode === 'bilinear' ? op.bilinear : op.bicubic)(input.handle, size, options.alignCorners ?? false, scales));
+  const kernel = options.antialias ? (mode === 'bilinear' ? op.bilinearAntialias : op.bicubicAntialias) : mode === 'bilinear' ? op.bilinear : op.bicubic;
+  return new Tensor(kernel(input.handle, size, options.alignCorners ?? false, scales));
 }
 
 export interface UnfoldOptions {

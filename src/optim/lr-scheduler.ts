@@ -12,7 +12,7 @@ import { Optimizer } from './optimizer.js';
 export type SchedulerStateDict = Record<string, unknown>;
 
 // The optimizer as schedules see it: groups with an lr, whatever the optimizer.
-type AnyOptimizer = Optimizer<any, any>;
+export type AnyOptimizer = Optimizer<any, any>;
 
 function checkOptimizer(where: string, optimizer: unknown): AnyOptimizer {
   if (!(optimizer instanceof Optimizer)) throw new TypeError(`${where}: expected an Optimizer, got ${describeValue(optimizer)}`);

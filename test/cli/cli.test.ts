@@ -3,12 +3,16 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { loadSafetensors } from '../../src/io/safetensors.js';
+import { PNG } from 'pngjs';
+
+import { scope } from '../../src/tensor/index.js';
+import { loadMnist } from '../../src/data/index.js';
+import { loadSafetensors, saveSafetensors } from '../../src/io/safetensors.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 let dir: string;
@@ -53,6 +57,15 @@ const BAD: [string, string[], RegExp][] = [
   ['too many images', ['attack', '--n', '20000', '--weights', 'x.safetensors'], /--n must be <= 10000, got 20000/],
   ['no weights', ['attack'], /--weights FILE is required/],
   ['a demo budget of 0 minutes', ['demo', '--adv-minutes', '0'], /--adv-minutes must be > 0/],
+  ['an unknown preset', ['train', '--preset', 'alexnet'], /--preset must be one of madry, resnet, vit, swin, got 'alexnet'/],
+  ['milestones with a cosine schedule', ['train', '--schedule', 'cosine', '--lr-milestones', '2'], /--lr-milestones needs --schedule step, got 'cosine'/],
+  ['a warm-up longer than the run', ['train', '--epochs', '2', '--schedule', 'cosine', '--warmup-epochs', '3'], /--warmup-epochs must be <= 2, got 3/],
+  ['a flip that is neither on nor off', ['train', '--flip', 'yes'], /--flip must be one of on, off, got 'yes'/],
+  ['label smoothing above 1', ['train', '--label-smoothing', '1.5'], /--label-smoothing must be <= 1, got 1\.5/],
+  ['adversarial training with mixup', ['train', '--arch', 'swin_tiny_mnist', '--adv', 'pgd'], /--adv pgd attacks the hard labels; turn off the swin preset's mixing and smoothing/],
+  ['CIFAR-10 without its folder', ['train', '--arch', 'resnet20', '--dataset', 'cifar10'], /--dataset cifar10 needs --data-root DIR/],
+  ['CIFAR-10 on an MNIST model', ['train', '--arch', 'madry-cnn', '--dataset', 'cifar10'], /'madry-cnn' takes 1×28×28 images; CIFAR-10 needs a model for 3×32×32 inputs/],
+  ['predict without an input', ['predict', '--arch', 'madry-cnn', '--weights', 'x.safetensors'], /--input PATH is required/],
 ];
 
 for (const [name, args, pattern] of BAD) {
@@ -132,4 +145,96 @@ test('train writes weights PyTorch-named; attack reads them, reports JSON and sa
   const ambiguous = netlab('predict', '--arch', 'madry-cnn', '--weights', weights, '--input', adv, '--output', logitsPath);
   assert.equal(ambiguous.code, 1);
   assert.match(ambiguous.stderr, /holds 3 tensors \(.*\); name one with --key/);
+});
+
+// Writes [C, H, W] bytes in 0 … 255 (C = 1 or 3) as a PNG.
+function writePng(file: string, pixels: Uint8Array, channels: 1 | 3, size: number): void {
+  const png = new PNG({ width: size, height: size });
+  for (let i = 0; i < size * size; i++) {
+    for (let c = 0; c < 3; c++) png.data[4 * i + c] = pixels[(channels === 1 ? 0 : c) * size * size + i];
+    png.data[4 * i + 3] = 255;
+  }
+  writeFileSync(file, PNG.sync.write(png));
+}
+
+test('predict classifies image files as it classifies the same pixels given as a tensor', () => {
+  const weights = join(dir, 'madry-images.safetensors');
+  assert.equal(netlab('train', '--epochs', '0', '--seed', '3', '--out', weights).code, 0);
+  const images = join(dir, 'digits');
+  mkdirSync(images);
+  const batch = join(dir, 'digits.safetensors');
+  scope(() => {
+    const test = loadMnist({ split: 'test' });
+    const x = test.images.narrow(0, 0, 3).contiguous();
+    const bytes = x.mul(255).round().to('uint8').contiguous().toTypedArray() as Uint8Array;
+    for (let i = 0; i < 3; i++) writePng(join(images, `digit${i}.png`), bytes.subarray(i * 784, (i + 1) * 784), 1, 28);
+    saveSafetensors(batch, { input: x });
+    test.dispose();
+  });
+  const fromTensor = join(dir, 'from-tensor.safetensors');
+  const fromImages = join(dir, 'from-images.safetensors');
+  assert.equal(netlab('predict', '--arch', 'madry-cnn', '--weights', weights, '--input', batch, '--output', fromTensor).code, 0);
+  const run = netlab('predict', '--arch', 'madry-cnn', '--weights', weights, '--input', images, '--output', fromImages, '--json', '--top', '2');
+  assert.equal(run.code, 0, run.stderr);
+  const summary = JSON.parse(run.stdout);
+  assert.equal(summary.n, 3);
+  assert.deepEqual(summary.images.map((i: { file: string }) => i.file), [0, 1, 2].map((i) => join(images, `digit${i}.png`)));
+  assert.equal(summary.images[0].top.length, 2);
+  assert.ok(summary.images[0].top[0].probability >= summary.images[0].top[1].probability);
+  const a = loadSafetensors(fromTensor);
+  const b = loadSafetensors(fromImages);
+  scope(() => {
+    // MNIST's pixels are whole grey levels, so the PNG holds them exactly.
+    const difference = a.tensors.get('logits')!.sub(b.tensors.get('logits')!).abs().max().item();
+    assert.ok(difference < 1e-5, `logits differ by ${difference}`);
+    assert.equal(summary.images[0].top[0].class, b.tensors.get('predictions')!.toArray()[0]);
+    for (const t of [...a.tensors.values(), ...b.tensors.values()]) t.dispose();
+  });
+  const plain = netlab('predict', '--arch', 'madry-cnn', '--weights', weights, '--input', join(images, 'digit0.png'));
+  assert.equal(plain.code, 0, plain.stderr);
+  assert.match(plain.stdout, /digit0\.png: \d \d+\.\d%, \d \d+\.\d%, \d \d+\.\d%/);
+  const notImage = join(dir, 'notes.png');
+  writeFileSync(notImage, 'hello');
+  const bad = netlab('predict', '--arch', 'madry-cnn', '--weights', weights, '--input', notImage);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /notes\.png: not a PNG or JPEG image/);
+});
+
+// A CIFAR-10 batch of `records` records: label r mod 10, pixels a pattern of r.
+function cifarBatch(records: number, first: number): Uint8Array {
+  const bytes = new Uint8Array(records * 3073);
+  for (let r = 0; r < records; r++) {
+    bytes[r * 3073] = (first + r) % 10;
+    for (let j = 0; j < 3072; j++) bytes[r * 3073 + 1 + j] = (37 * (first + r) + 11 * j) % 256;
+  }
+  return bytes;
+}
+
+test('train takes CIFAR-10 from a folder with the ResNet preset; the weights remember their standardisation', () => {
+  const root = join(dir, 'cifar');
+  mkdirSync(root);
+  for (let b = 1; b <= 5; b++) writeFileSync(join(root, `data_batch_${b}.bin`), cifarBatch(8, 8 * b));
+  writeFileSync(join(root, 'test_batch.bin'), cifarBatch(6, 0));
+  const weights = join(dir, 'resnet20-cifar.safetensors');
+  const train = netlab('train', '--arch', 'resnet20', '--dataset', 'cifar10', '--data-root', root, '--epochs', '2', '--batch-size', '10', '--out', weights, '--json');
+  assert.equal(train.code, 0, train.stderr);
+  const result = JSON.parse(train.stdout);
+  assert.equal(result.preset, 'resnet');
+  assert.equal(result.dataset, 'cifar10');
+  assert.equal(result.history.length, 2);
+  assert.deepEqual([result.recipe.optimizer, result.recipe.lr, result.recipe.momentum, result.recipe.weightDecay, result.recipe.cropPadding, result.recipe.flip], ['sgd', 0.1, 0.9, 1e-4, 4, true]);
+  // Milestones at 50% and 75% of 2 epochs: the lr falls after epoch 1.
+  assert.deepEqual(result.history.map((e: { lr: number }) => Number(e.lr.toPrecision(6))), [0.1, 0.01]);
+  assert.match(train.stderr, /resnet preset: 2 epochs, batch 10, sgd lr 0\.1 momentum 0\.9, step ×0\.1 at epochs 1, 2, weight decay 0\.0001, pad-4 crops, flips/);
+  const file = loadSafetensors(weights);
+  assert.equal(file.metadata.dataset, 'cifar10');
+  assert.deepEqual(JSON.parse(file.metadata.input_normalization).mean, [0.4914, 0.4822, 0.4465]);
+  assert.deepEqual(file.tensors.get('conv1.weight')!.shape, [16, 3, 3, 3]);
+  for (const t of file.tensors.values()) t.dispose();
+  const attack = netlab('attack', '--arch', 'resnet20', '--dataset', 'cifar10', '--data-root', root, '--weights', weights, '--eps', '0.03', '--steps', '2', '--step-size', '0.01', '--n', '6', '--json');
+  assert.equal(attack.code, 0, attack.stderr);
+  assert.equal(JSON.parse(attack.stdout).n, 6);
+  const onMnist = netlab('attack', '--arch', 'resnet20', '--weights', weights, '--n', '6');
+  assert.equal(onMnist.code, 1);
+  assert.match(onMnist.stderr, /holds a 'resnet20' trained on cifar10, not mnist/);
 });

@@ -115,6 +115,8 @@ parity('nn', {
   'interpolate.nearestDown': (x) => F.interpolate(x, { size: [3, 7] }),
   'interpolate.nearestScale': (x) => F.interpolate(x, { scaleFactor: 2 }),
   'interpolate.bilinear': (x) => F.interpolate(x, { size: [7, 9], mode: 'bilinear', alignCorners: false }),
+  'interpolate.bilinearAntialias': (x) => F.interpolate(x, { size: [2, 3], mode: 'bilinear', antialias: true }),
+  'interpolate.bicubicAntialias': (x) => F.interpolate(x, { size: [3, 2], mode: 'bicubic', antialias: true }),
   'interpolate.bilinearAlign': (x) => F.interpolate(x, { size: [7, 9], mode: 'bilinear', alignCorners: true }),
   'interpolate.bilinearScale': (x) => F.interpolate(x, { scaleFactor: 1.5, mode: 'bilinear', alignCorners: false }),
   'interpolate.bicubic': (x) => F.interpolate(x, { size: [7, 9], mode: 'bicubic', alignCorners: false }),
