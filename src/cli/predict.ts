@@ -58,8 +58,8 @@ const IMAGE_EXTENSIONS = /\.(png|jpe?g)$/i;
 export function runPredict(values: Record<string, string | boolean | undefined>): PredictSummary {
   const arch = typeof values.arch === 'string' ? values.arch : '';
   if (!listModels().includes(arch)) throw new UsageError(`predict: --arch must name a registered model (${listModels().join(', ')}), got '${arch}'`);
-  if (typeof values.weights === 'string') fileOption('weights', values.weights, true);
   if (typeof values.input !== 'string') throw new UsageError('predict: --input PATH is required');
+  if (typeof values.weights === 'string') fileOption('weights', values.weights, true);
   const inputPath = resolve(values.input);
   if (!existsSync(inputPath)) throw new Error(`predict: input not found: ${inputPath}`);
   const tensorInput = inputPath.endsWith('.safetensors');
