@@ -135,7 +135,7 @@ export class BasicBlock extends Module {
     super();
     this.conv1 = conv3x3(inPlanes, planes, stride);
     this.bn1 = new BatchNorm2d(planes);
-    this.relu = new ReLU();
+    this.relu = new ReLU(true);
     this.conv2 = conv3x3(planes, planes);
     this.bn2 = new BatchNorm2d(planes);
     this.downsample = downsample;
@@ -146,7 +146,7 @@ export class BasicBlock extends Module {
       const h = this.relu.forward(this.bn1.forward(this.conv1.forward(x))); // (N, planes, H/s, W/s)
       const residual = this.bn2.forward(this.conv2.forward(h));
       const shortcut = this.downsample === null ? x : this.downsample.forward(x);
-      return this.relu.forward(residual.add(shortcut));
+      return this.relu.forward(residual.add_(shortcut));
     });
   }
 }
@@ -172,7 +172,7 @@ export class Bottleneck extends Module {
     this.bn2 = new BatchNorm2d(planes);
     this.conv3 = conv1x1(planes, planes * Bottleneck.expansion);
     this.bn3 = new BatchNorm2d(planes * Bottleneck.expansion);
-    this.relu = new ReLU();
+    this.relu = new ReLU(true);
     this.downsample = downsample;
   }
 
@@ -182,7 +182,7 @@ export class Bottleneck extends Module {
       h = this.relu.forward(this.bn2.forward(this.conv2.forward(h))); // (N, planes, H/s, W/s)
       const residual = this.bn3.forward(this.conv3.forward(h)); // (N, 4·planes, H/s, W/s)
       const shortcut = this.downsample === null ? x : this.downsample.forward(x);
-      return this.relu.forward(residual.add(shortcut));
+      return this.relu.forward(residual.add_(shortcut));
     });
   }
 }
@@ -199,7 +199,7 @@ export class PlainBlock extends Module {
     super();
     this.conv1 = conv3x3(inPlanes, planes, stride);
     this.bn1 = new BatchNorm2d(planes);
-    this.relu = new ReLU();
+    this.relu = new ReLU(true);
     this.conv2 = conv3x3(planes, planes);
     this.bn2 = new BatchNorm2d(planes);
   }
@@ -275,7 +275,7 @@ export class ResNet extends Module {
     layers.forEach((n, i) => checkPositiveInt('ResNet', `layers[${i}]`, n));
     this.conv1 = new Conv2d(inChannels, 64, 7, { stride: 2, padding: 3, bias: false });
     this.bn1 = new BatchNorm2d(64);
-    this.relu = new ReLU();
+    this.relu = new ReLU(true);
     this.maxpool = new MaxPool2d(3, { stride: 2, padding: 1 });
     let inPlanes = 64;
     const makeLayer = (planes: number, blocks: number, stride: number): Sequential => {
@@ -371,7 +371,7 @@ export class CifarResNet extends Module {
     const n = (depth - 2) / 6;
     this.conv1 = conv3x3(inChannels, 16);
     this.bn1 = new BatchNorm2d(16);
-    this.relu = new ReLU();
+    this.relu = new ReLU(true);
     let inPlanes = 16;
     const makeLayer = (planes: number, stride: number): Sequential => {
       const blocks: Module[] = [];

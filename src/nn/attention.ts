@@ -1,8 +1,10 @@
 // Scaled dot-product attention (Vaswani et al., 2017) as a pure function, and
 // MultiheadAttention with PyTorch's parameter layout (`in_proj_weight`,
 // `in_proj_bias`, `out_proj`) so its weights load both ways.
+import { isGradEnabled } from '../tensor/autograd.js';
 import { empty, zeros } from '../tensor/creation.js';
 import type { DType } from '../tensor/dtype.js';
+import { aten } from '../tensor/native.js';
 import { scope } from '../tensor/scope.js';
 import { describeValue, Tensor } from '../tensor/tensor.js';
 import * as F from './functional.js';
@@ -36,14 +38,15 @@ export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, optio
   if (k.shape[k.ndim - 1] !== d) throw new RangeError(`scaledDotProductAttention: q ${q.describe()} and k ${k.describe()} differ in their last dimension`);
   if (k.shape[k.ndim - 2] !== v.shape[v.ndim - 2]) throw new RangeError(`scaledDotProductAttention: k ${k.describe()} and v ${v.describe()} differ in length`);
   return scope(() => {
-    let scores = q.div(Math.sqrt(d)).matmul(k.transpose(-2, -1)); // (…, L, S)
+    const batched = q.ndim === 3 && k.ndim === 3 && v.ndim === 3; // MultiheadAttention's (N·h, L, d): one bmm each way
+    let scores = batched ? q.div(Math.sqrt(d)).bmm(k.transpose(1, 2)) : q.div(Math.sqrt(d)).matmul(k.transpose(-2, -1)); // (…, L, S)
     const mask = options.mask ?? null;
     if (mask !== null) scores = mask.dtype === 'bool' ? scores.maskedFill(mask, -Infinity) : scores.add(mask);
     let weights = F.softmax(scores, -1);
     const p = options.dropoutP ?? 0;
     // As PyTorch, the weights returned are the ones applied: after dropout.
     if (p > 0 && (options.training ?? true)) weights = F.dropout(weights, p, true);
-    const output = weights.matmul(v); // (…, L, dv)
+    const output = batched ? weights.bmm(v) : weights.matmul(v); // (…, L, dv)
     return { output, weights };
   });
 }
@@ -67,6 +70,9 @@ export interface MultiheadAttentionCall {
   /** Average the returned weights over heads (N, L, S), else (N, heads, L, S). */
   averageAttnWeights?: boolean;
 }
+
+// PyTorch's fused multi-head attention kernel (its "fast path").
+const nativeMultiHeadAttention = aten('_native_multi_head_attention');
 
 /** Multi-head attention, equal to torch.nn.MultiheadAttention with kdim = vdim = embedDim. */
 export class MultiheadAttention extends Module {
@@ -109,6 +115,15 @@ export class MultiheadAttention extends Module {
     const unbatched = query.ndim === 2;
     const needWeights = options.needWeights ?? true;
     const average = options.averageAttnWeights ?? true;
+    if (!needWeights && this.fastPathApplies(query, key, value, options)) {
+      const [out, weights] = nativeMultiHeadAttention(
+        query.handle, key.handle, value.handle, E, this.numHeads,
+        this.in_proj_weight.handle, this.in_proj_bias!.handle, this.out_proj.weight.handle, this.out_proj.bias!.handle,
+        null, false, average, null,
+      ) as number[];
+      if (weights !== undefined && weights !== null) new Tensor(weights).dispose();
+      return [new Tensor(out), null];
+    }
     return scope(() => {
       // Work in PyTorch's (length, batch, E) layout.
       const toSeqFirst = (t: Tensor) => (unbatched ? t.unsqueeze(1) : this.batchFirst ? t.transpose(0, 1) : t);
@@ -119,14 +134,21 @@ export class MultiheadAttention extends Module {
       const S = k0.shape[0];
       if (k0.shape[1] !== N || v0.shape[1] !== N || v0.shape[0] !== S)
         throw new RangeError(`MultiheadAttention: query ${query.describe()}, key ${key.describe()} and value ${value.describe()} do not agree in batch or length`);
-      const [wq, wk, wv] = this.in_proj_weight.chunk(3, 0);
-      const [bq, bk, bv] = this.in_proj_bias === null ? [null, null, null] : this.in_proj_bias.chunk(3, 0);
       const h = this.numHeads;
       const hd = this.headDim;
       const heads = (t: Tensor, length: number) => t.reshape(length, N * h, hd).transpose(0, 1); // (N·h, length, hd)
-      const q = heads(F.linear(q0, wq, bq), L);
-      const k = heads(F.linear(k0, wk, bk), S);
-      const v = heads(F.linear(v0, wv, bv), S);
+      let projected: Tensor[];
+      if (query === key && key === value) {
+        // Self-attention: one (3E × E) projection, as PyTorch packs it.
+        projected = F.linear(q0, this.in_proj_weight, this.in_proj_bias).chunk(3, -1);
+      } else {
+        const [wq, wk, wv] = this.in_proj_weight.chunk(3, 0);
+        const [bq, bk, bv] = this.in_proj_bias === null ? [null, null, null] : this.in_proj_bias.chunk(3, 0);
+        projected = [F.linear(q0, wq, bq), F.linear(k0, wk, bk), F.linear(v0, wv, bv)];
+      }
+      const q = heads(projected[0], L);
+      const k = heads(projected[1], S);
+      const v = heads(projected[2], S);
       const mask = this.combineMasks(options, N, L, S, q.dtype);
       const { output, weights } = scaledDotProductAttention(q, k, v, { mask, dropoutP: this.dropout, training: this.training });
       const merged = output.transpose(0, 1).contiguous().view(L * N, E); // (L·N, E)
@@ -138,6 +160,21 @@ export class MultiheadAttention extends Module {
       if (unbatched) w = w.squeeze(0);
       return [out, w];
     });
+  }
+
+  /**
+   * Where torch.nn.MultiheadAttention (1.13) takes its fused kernel, so does
+   * this: batched self-attention in evaluation mode, batch first, with biases,
+   * no attention dropout or masks, an even number of heads, and no gradient
+   * to record.
+   */
+  private fastPathApplies(query: Tensor, key: Tensor, value: Tensor, options: MultiheadAttentionCall): boolean {
+    if (this.training || !this.batchFirst || query.ndim !== 3 || query !== key || key !== value) return false;
+    if (this.in_proj_bias === null || this.out_proj.bias === null || this.dropout !== 0 || this.numHeads % 2 === 1) return false;
+    if ((options.attnMask ?? null) !== null || (options.keyPaddingMask ?? null) !== null) return false;
+    if (query.dtype !== this.in_proj_weight.dtype || query.device !== 'cpu') return false;
+    const tensors = [query, this.in_proj_weight, this.in_proj_bias, this.out_proj.weight, this.out_proj.bias];
+    return !(isGradEnabled() && tensors.some((t) => t.requiresGrad));
   }
 
   // One additive float mask of shape (N·h, L, S) or (L, S), or null.

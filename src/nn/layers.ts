@@ -332,9 +332,18 @@ export class Embedding extends Module {
   }
 }
 
+/** max(x, 0); with `inplace`, overwrites its input (as torchvision's ResNet, saving an allocation per call). */
 export class ReLU extends Module {
+  constructor(readonly inplace = false) {
+    super();
+  }
+
   forward(x: Tensor): Tensor {
-    return x.relu();
+    return this.inplace ? x.relu_() : x.relu();
+  }
+
+  protected override extraRepr(): string {
+    return this.inplace ? 'inplace=True' : '';
   }
 }
 
