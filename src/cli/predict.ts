@@ -10,9 +10,8 @@ import { centerCrop } from '../data/transforms.js';
 import { CIFAR10_CLASSES } from '../data/cifar.js';
 import { readImage } from '../io/image.js';
 import { loadSafetensors, saveSafetensors } from '../io/safetensors.js';
-import type { Module } from '../nn/module.js';
 import { getModelEntry, listModels } from '../models/registry.js';
-import { buildWithWeights, planFor, prepare, type DatasetName, type ModelPlan } from './model-files.js';
+import { buildWithWeights, planFor, prepare, withStoredNormalization, type DatasetName, type ModelPlan } from './model-files.js';
 import { numberOption, UsageError, type CommandSpec } from './args.js';
 
 export const PREDICT: CommandSpec = {
@@ -71,7 +70,7 @@ export function runPredict(values: Record<string, string | boolean | undefined>)
   const { model, options, path: weights, metadata } = buildWithWeights('predict', arch, values.weights, {});
   try {
     model.eval();
-    const x = tensorInput ? loadTensorInput(inputPath, typeof values.key === 'string' ? values.key : undefined, arch, options) : loadImages(images, imagePlan(arch, options, metadata));
+    const x = tensorInput ? loadTensorInput(inputPath, typeof values.key === 'string' ? values.key : undefined, arch, options) : loadImages(images, imagePlan(arch, options, weights, metadata));
     try {
       const logits = noGrad(() =>
         scope(() => {
@@ -136,12 +135,11 @@ interface ImagePlan {
   plan: ModelPlan;
 }
 
-function imagePlan(arch: string, options: Record<string, unknown>, metadata: Record<string, string>): ImagePlan {
+function imagePlan(arch: string, options: Record<string, unknown>, path: string, metadata: Record<string, string>): ImagePlan {
   const entry = getModelEntry(arch);
   const dataset = metadata.dataset as DatasetName | undefined;
   if (dataset === 'mnist' || dataset === 'cifar10') {
-    const plan = planFor('predict', arch, dataset);
-    if (metadata.input_normalization !== undefined) plan.normalization = JSON.parse(metadata.input_normalization) as ModelPlan['normalization'];
+    const plan = withStoredNormalization('predict', planFor('predict', arch, dataset), path, metadata);
     return { channels: dataset === 'mnist' ? 1 : 3, size: dataset === 'mnist' ? 28 : 32, resizeAndCrop: false, plan };
   }
   const channels = (typeof options.inChannels === 'number' ? options.inChannels : entry.inputSize[0]) as number;

@@ -12,10 +12,10 @@ import { getModel, getModelEntry, listModels } from '../models/registry.js';
 import { Adam, AdamW } from '../optim/adam.js';
 import { SGD } from '../optim/sgd.js';
 import { fit, evaluate, type EpochInfo, type LossFn } from '../train/trainer.js';
-import { RECIPE_NAMES, RECIPES, recipeSchedule, type RecipeName, type TrainingRecipe } from '../train/recipes.js';
+import { milestoneEpochs, RECIPE_NAMES, RECIPES, recipeSchedule, type RecipeName, type TrainingRecipe } from '../train/recipes.js';
 import { fgsmTraining, pgdTraining } from '../defenses/adversarial-training.js';
 import { choiceOption, numberOption, UsageError, type CommandSpec } from './args.js';
-import { DATASETS, loadDataset, planFor, prepare, saveModel, type DatasetName, type ModelPlan } from './model-files.js';
+import { DATASETS, loadDataset, needsPreparation, planFor, prepare, saveModel, type DatasetName, type ModelPlan } from './model-files.js';
 import { formatSeconds, progressBar } from './progress.js';
 
 const PRESET = 'default: from --preset';
@@ -108,7 +108,7 @@ function recipeFromOptions(values: Values, arch: string, dataset: DatasetName): 
 }
 
 function describeRecipe(r: TrainingRecipe): string {
-  const schedule = r.schedule === 'step' ? `step ×${r.gamma} at epochs ${r.milestones.map((m) => Math.max(1, Math.round(m * r.epochs))).join(', ')}` : r.schedule === 'constant' ? 'constant lr' : `${r.schedule} with ${(100 * r.warmup).toFixed(1)}% warm-up`;
+  const schedule = r.schedule === 'step' ? `step ×${r.gamma} at epochs ${milestoneEpochs(r, r.epochs).join(', ')}` : r.schedule === 'constant' ? 'constant lr' : `${r.schedule} with ${(100 * r.warmup).toFixed(1)}% warm-up`;
   const extras = [
     r.weightDecay > 0 ? `weight decay ${r.weightDecay}` : '',
     r.labelSmoothing > 0 ? `label smoothing ${r.labelSmoothing}` : '',
@@ -123,7 +123,7 @@ function describeRecipe(r: TrainingRecipe): string {
 // The training batch pipeline: augmentation on [0, 1] images, then the model's preparation, then mixing.
 function trainTransform(r: TrainingRecipe, plan: ModelPlan, numClasses: number): BatchTransform | undefined {
   const mixing = r.mixupAlpha > 0 || r.cutmixAlpha > 0 ? mixupCutmix({ numClasses, mixupAlpha: r.mixupAlpha, cutmixAlpha: r.cutmixAlpha }) : undefined;
-  if (r.cropPadding === 0 && !r.flip && mixing === undefined && plan.padding === 0 && plan.normalization === null) return undefined;
+  if (r.cropPadding === 0 && !r.flip && mixing === undefined && !needsPreparation(plan)) return undefined;
   return ([x, y], rng) => {
     let images = prepare(x, plan);
     if (r.cropPadding > 0) images = randomCrop(images, [images.shape[2], images.shape[3]], { padding: r.cropPadding, rng });
@@ -171,7 +171,7 @@ export function runTrain(values: Values): TrainResult {
   const optimizer = kind === 'sgd' ? new SGD(params, { lr, momentum, weightDecay }) : kind === 'adamw' ? new AdamW(params, { lr, weightDecay }) : new Adam(params, { lr, weightDecay });
   const loader = new DataLoader(trainSet, { batchSize: recipe.batchSize, shuffle: true, seed, transform: trainTransform(recipe, plan, 10) });
   const { schedule, every } = recipeSchedule(optimizer, recipe, recipe.epochs, loader.length);
-  const testTransform = plan.padding === 0 && plan.normalization === null ? undefined : ([x, y]: Tensor[]) => [prepare(x, plan), y];
+  const testTransform = !needsPreparation(plan) ? undefined : ([x, y]: Tensor[]) => [prepare(x, plan), y];
   const testLoader = new DataLoader(testSet, { batchSize: 1000, transform: testTransform });
   const training = adv === 'none' ? '' : `, ${adv.toUpperCase()} adversarial training at ε = ${eps}`;
   log(`netlab train: ${arch} on ${dataset} (${trainSet.length} training, ${testSet.length} test images), ${recipe.name} preset: ${describeRecipe(recipe)}${training}`);

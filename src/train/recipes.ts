@@ -140,6 +140,11 @@ export const RECIPES: Record<RecipeName, TrainingRecipe> = {
 
 export const RECIPE_NAMES = Object.keys(RECIPES) as RecipeName[];
 
+/** The epochs after which a 'step' recipe multiplies the lr: its milestone fractions of `epochs`, rounded, at least 1, without repeats. */
+export function milestoneEpochs(recipe: Pick<TrainingRecipe, 'milestones'>, epochs: number): number[] {
+  return [...new Set(recipe.milestones.map((m) => Math.max(1, Math.round(m * epochs))))].sort((a, b) => a - b);
+}
+
 /** A schedule and how often `fit` steps it. */
 export interface ScheduleChoice {
   schedule: Schedule | undefined;
@@ -164,8 +169,7 @@ export function recipeSchedule(
     case 'constant':
       return { schedule: undefined, every: 'epoch' };
     case 'step': {
-      const milestones = [...new Set(recipe.milestones.map((m) => Math.max(1, Math.round(m * epochs))))].sort((a, b) => a - b);
-      return { schedule: new MultiStepLR(optimizer, { milestones, gamma: recipe.gamma }), every: 'epoch' };
+      return { schedule: new MultiStepLR(optimizer, { milestones: milestoneEpochs(recipe, epochs), gamma: recipe.gamma }), every: 'epoch' };
     }
     case 'cosine':
       return { schedule: new CosineWarmupLR(optimizer, { warmupSteps, totalSteps: Math.max(total, warmupSteps) }), every: 'step' };
