@@ -68,10 +68,13 @@ export const SWIN_PRESETS = {
    */
   swin_l: { ...SWIN_DEFAULTS, embedDim: 192, depths: [2, 2, 18, 2], numHeads: [6, 12, 24, 48], stochasticDepthProb: 0.5 },
   /**
-   * MNIST, 1×28×28: 2×2 patches give 14×14 tokens, two 7×7 windows a side
-   * (shift 3); merging gives 7×7, one window, so stage 2 does not shift.
+   * MNIST padded to 1×32×32: 4×4 patches give 8×8 tokens, two 4×4 windows a
+   * side (shift 2); merging gives 4×4, one window, so stage 2 does not shift.
+   * (2×2 patches of the 28×28 digit, 14×14 tokens at C = 32, cost 1.6× as much
+   * per step and learnt far slower: 27% against 90% test accuracy after two
+   * minutes of training, the same in torchvision.)
    */
-  swin_tiny_mnist: { ...SWIN_DEFAULTS, patchSize: [2, 2], embedDim: 32, depths: [2, 2], numHeads: [2, 4], windowSize: [7, 7], numClasses: 10, inChannels: 1 },
+  swin_tiny_mnist: { ...SWIN_DEFAULTS, patchSize: [4, 4], embedDim: 64, depths: [2, 2], numHeads: [2, 4], windowSize: [4, 4], numClasses: 10, inChannels: 1 },
   /**
    * CIFAR-10, 3×32×32: 2×2 patches give 16×16 tokens in 4×4 windows (shift 2),
    * then 8×8 (2×2 windows, shifted) and 4×4 (one window).
@@ -377,7 +380,7 @@ export function swinL(overrides: Partial<SwinConfig> = {}): SwinTransformer {
   return preset('swin_l', overrides);
 }
 
-/** A two-stage Swin for MNIST (1×28×28). */
+/** A two-stage Swin for MNIST padded to 1×32×32. */
 export function swinTinyMnist(overrides: Partial<SwinConfig> = {}): SwinTransformer {
   return preset('swin_tiny_mnist', overrides);
 }
@@ -394,7 +397,7 @@ const DESCRIPTIONS: Record<SwinPresetName, string> = {
   swin_s: 'Swin-S of Liu et al. (2021), torchvision swin_s: C=96, depths 2-2-18-2, window 7, ImageNet 224x224',
   swin_b: 'Swin-B of Liu et al. (2021), torchvision swin_b: C=128, depths 2-2-18-2, window 7, ImageNet 224x224',
   swin_l: 'Swin-L of Liu et al. (2021): C=192, depths 2-2-18-2, heads 6-12-24-48, window 7, ImageNet 224x224',
-  swin_tiny_mnist: 'Small Swin for MNIST: patch 2, C=32, depths 2-2, window 7 (14x14 then 7x7 tokens)',
+  swin_tiny_mnist: 'Small Swin for MNIST padded to 32x32: patch 4, C=64, depths 2-2, window 4 (8x8 then 4x4 tokens)',
   swin_tiny_cifar: 'Small Swin for CIFAR-10: patch 2, C=48, depths 2-2-2, window 4 (16x16, 8x8, 4x4 tokens)',
 };
 
@@ -404,7 +407,7 @@ const INPUTS: Record<SwinPresetName, { inputSize: [number, number, number]; norm
   swin_b: { inputSize: [3, 224, 224], normalization: IMAGENET },
   swin_l: { inputSize: [3, 224, 224], normalization: IMAGENET },
   // The small models take raw [0, 1] pixels, the attacks' input range.
-  swin_tiny_mnist: { inputSize: [1, 28, 28], normalization: null },
+  swin_tiny_mnist: { inputSize: [1, 32, 32], normalization: null },
   swin_tiny_cifar: { inputSize: [3, 32, 32], normalization: null },
 };
 
