@@ -22,10 +22,11 @@ const CLASSES = 1000;
 const LR = 1e-3;
 // A forward pass takes a second or more, a training step about three times
 // as long, so a block is one call; one warm-up call per side fills libtorch's
-// allocator and does its one-time set-up. Training steps get 3 timed blocks
-// rather than 5 to keep the whole run to a few minutes on two cores.
-const FORWARD: CompareOptions = QUICK ? { warmupBlocks: 0, blocks: 1, calls: 1 } : { warmupBlocks: 1, blocks: 5, calls: 1 };
-const TRAIN: CompareOptions = QUICK ? { warmupBlocks: 0, blocks: 1, calls: 1 } : { warmupBlocks: 1, blocks: 3, calls: 1 };
+// allocator and does its one-time set-up. Single calls of this size move by
+// ±10% from one to the next on a shared 2-core machine, so each side's median
+// is over 9 forward passes and 7 training steps (about six minutes in all).
+const FORWARD: CompareOptions = QUICK ? { warmupBlocks: 0, blocks: 1, calls: 1 } : { warmupBlocks: 1, blocks: 9, calls: 1 };
+const TRAIN: CompareOptions = QUICK ? { warmupBlocks: 0, blocks: 1, calls: 1 } : { warmupBlocks: 1, blocks: 7, calls: 1 };
 
 /** Each model under torchvision's builder name, which bench/models_bench.py knows too. */
 const MODELS: [string, () => Module][] = [
