@@ -3,6 +3,7 @@
 import { helpText, parseCommand, UsageError, type CommandSpec } from './args.js';
 import { ATTACK, EVAL, runAttack, runEval } from './attack.js';
 import { DEMO, runDemo } from './demo.js';
+import { MODELS, runModels } from './models.js';
 import { PREDICT, runPredict } from './predict.js';
 import { runTrain, TRAIN } from './train.js';
 
@@ -17,6 +18,7 @@ const COMMANDS: Record<string, Command> = {
   attack: { spec: ATTACK, run: runAttack },
   eval: { spec: EVAL, run: runEval },
   predict: { spec: PREDICT, run: runPredict },
+  models: { spec: MODELS, run: runModels },
 };
 
 function usage(): string {

@@ -1,8 +1,9 @@
 // The networks of the papers, one file per family, and the registry that builds them by name.
 export * from './registry.js';
-export { MadryCnn, madryCnn, type MadryCnnConfig } from './madry-cnn.js';
+export { MadryCnn, madryCnn, madryCnnParameterCount, type MadryCnnConfig } from './madry-cnn.js';
 export {
-  ResNet, BasicBlock, Bottleneck, CifarResNet, MadryWideResNet, type ResNetConfig, type CifarResNetConfig, type CifarShortcut, type MadryWideResNetConfig,
+  ResNet, BasicBlock, Bottleneck, CifarResNet, MadryWideResNet, type ResNetConfig, type CifarResNetConfig, type CifarShortcut, type MadryWideResNetConfig, type ResNetBlockKind,
+  resnetParameterCount, cifarResNetParameterCount, madryWideResNetParameterCount,
   resnet18, resnet34, resnet50, resnet101, resnet152, resnet20, resnet32, resnet44, resnet56, resnet110, plain20, plain32, plain44, plain56, plain110,
 } from './resnet.js';
 export {

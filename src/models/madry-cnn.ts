@@ -18,6 +18,13 @@ export interface MadryCnnConfig {
 
 export const MADRY_CNN_DEFAULTS: MadryCnnConfig = { inChannels: 1, imageSize: 28, numClasses: 10 };
 
+/** The number of learnable parameters, without building the network (3,274,634 for MNIST). */
+export function madryCnnParameterCount(config: Partial<MadryCnnConfig> = {}): number {
+  const { inChannels, imageSize, numClasses } = { ...MADRY_CNN_DEFAULTS, ...config };
+  const features = 64 * (imageSize / 4) ** 2;
+  return 25 * inChannels * 32 + 32 + (25 * 32 * 64 + 64) + (features * 1024 + 1024) + (1024 * numClasses + numClasses);
+}
+
 export class MadryCnn extends Module {
   readonly config: MadryCnnConfig;
   conv1: Conv2d;

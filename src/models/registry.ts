@@ -2,7 +2,7 @@
 // a user needs to feed it (as torchvision's get_model / list_models).
 import type { Module } from '../nn/module.js';
 import type { RecipeName } from '../train/recipes.js';
-import { madryCnn } from './madry-cnn.js';
+import { MADRY_CNN_DEFAULTS, madryCnn, madryCnnParameterCount } from './madry-cnn.js';
 import { VIT_MODEL_ENTRIES } from './vit.js';
 
 export interface ModelEntry {
@@ -10,6 +10,10 @@ export interface ModelEntry {
   /** One line on what it is and where it comes from. */
   description: string;
   build: (options?: Record<string, unknown>) => Module;
+  /** The configuration the builder uses when given no options. */
+  config: object;
+  /** Learnable parameters of the model as built with no options (torchvision's `num_params`). */
+  parameterCount: number;
   /** [channels, height, width] of one input image. */
   inputSize: [number, number, number];
   numClasses: number;
@@ -50,6 +54,8 @@ registerModel({
   name: 'madry-cnn',
   description: 'MNIST CNN of Madry et al. (2018): conv5x5-32, pool, conv5x5-64, pool, fc1024, fc10',
   build: (options) => madryCnn(options),
+  config: MADRY_CNN_DEFAULTS,
+  parameterCount: madryCnnParameterCount(),
   inputSize: [1, 28, 28],
   numClasses: 10,
   normalization: null,

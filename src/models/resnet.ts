@@ -604,6 +604,71 @@ export function resnet152(config: Partial<ResNetConfig> = {}): ResNet {
   return new ResNet(Bottleneck, [3, 8, 36, 3], config);
 }
 
+/** The residual block of an ImageNet ResNet: two 3×3 convolutions, or 1×1 → 3×3 → 1×1 with 4× expansion. */
+export type ResNetBlockKind = 'BasicBlock' | 'Bottleneck';
+
+// 2 per channel: γ and β.
+const bnParameters = (channels: number) => 2 * channels;
+
+/**
+ * The number of learnable parameters of an ImageNet ResNet, without building
+ * it: stem, blocks with a projection wherever the shape changes, classifier
+ * (ResNet-50: 25,557,032, as torchvision counts).
+ */
+export function resnetParameterCount(block: ResNetBlockKind, layers: readonly [number, number, number, number], config: Partial<ResNetConfig> = {}): number {
+  const { numClasses, inChannels } = { ...RESNET_DEFAULTS, ...config };
+  const expansion = block === 'BasicBlock' ? 1 : 4;
+  let count = 49 * inChannels * 64 + bnParameters(64);
+  let inPlanes = 64;
+  [64, 128, 256, 512].forEach((planes, stage) => {
+    const outPlanes = planes * expansion;
+    for (let i = 0; i < layers[stage]; i++) {
+      count +=
+        block === 'BasicBlock'
+          ? 9 * inPlanes * planes + bnParameters(planes) + 9 * planes * planes + bnParameters(planes)
+          : inPlanes * planes + bnParameters(planes) + 9 * planes * planes + bnParameters(planes) + planes * outPlanes + bnParameters(outPlanes);
+      const stride = stage > 0 && i === 0 ? 2 : 1;
+      if (stride !== 1 || inPlanes !== outPlanes) count += inPlanes * outPlanes + bnParameters(outPlanes);
+      inPlanes = outPlanes;
+    }
+  });
+  return count + inPlanes * numClasses + numClasses;
+}
+
+/**
+ * The number of learnable parameters of a CIFAR ResNet or plain network,
+ * without building it (ResNet-20 with option A: 269,722; option A and plain
+ * networks have no shortcut weights, option B adds 1×1 projections with BN).
+ */
+export function cifarResNetParameterCount(config: Partial<CifarResNetConfig> = {}): number {
+  const { depth, numClasses, inChannels, shortcut } = { ...CIFAR_RESNET_DEFAULTS, ...config };
+  const n = (depth - 2) / 6;
+  if (!Number.isInteger(n) || n < 1) throw new RangeError(`cifarResNetParameterCount: depth must be 6n + 2 with n ≥ 1, got ${depth}`);
+  let count = 9 * inChannels * 16 + bnParameters(16);
+  let inPlanes = 16;
+  for (const planes of [16, 32, 64]) {
+    for (let i = 0; i < n; i++) {
+      count += 9 * inPlanes * planes + bnParameters(planes) + 9 * planes * planes + bnParameters(planes);
+      if (shortcut === 'B' && inPlanes !== planes) count += inPlanes * planes + bnParameters(planes);
+      inPlanes = planes;
+    }
+  }
+  return count + 64 * numClasses + numClasses;
+}
+
+/**
+ * The number of learnable parameters of Madry et al.'s wide ResNet, without
+ * building it: per unit BN(in), 3×3 in→out, BN(out), 3×3 out→out (shortcuts
+ * have no weights); the final BN and the classifier.
+ */
+export function madryWideResNetParameterCount(config: Partial<MadryWideResNetConfig> = {}): number {
+  const { numClasses, inChannels, filters, unitsPerStage } = { ...MADRY_WRN_DEFAULTS, ...config };
+  const unit = (i: number, o: number) => bnParameters(i) + 9 * i * o + bnParameters(o) + 9 * o * o;
+  let count = 9 * inChannels * filters[0];
+  for (let stage = 1; stage < 4; stage++) count += unit(filters[stage - 1], filters[stage]) + (unitsPerStage - 1) * unit(filters[stage], filters[stage]);
+  return count + bnParameters(filters[3]) + filters[3] * numClasses + numClasses;
+}
+
 export type CifarBuilderConfig = Partial<Omit<CifarResNetConfig, 'depth'>>;
 export type PlainBuilderConfig = Partial<Omit<CifarResNetConfig, 'depth' | 'shortcut' | 'zeroInitResidual'>>;
 
@@ -654,22 +719,24 @@ const IMAGENET_NORMALIZATION = { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224
 /** Per-channel mean and standard deviation of the CIFAR-10 training images in [0, 1]. */
 const CIFAR10_NORMALIZATION = { mean: [0.4914, 0.4822, 0.4465], std: [0.247, 0.2435, 0.2616] };
 
-const IMAGENET_BUILDERS: [string, (config?: Partial<ResNetConfig>) => ResNet, string][] = [
-  ['resnet18', resnet18, 'BasicBlock ×[2, 2, 2, 2]'],
-  ['resnet34', resnet34, 'BasicBlock ×[3, 4, 6, 3]'],
-  ['resnet50', resnet50, 'Bottleneck ×[3, 4, 6, 3]'],
-  ['resnet101', resnet101, 'Bottleneck ×[3, 4, 23, 3]'],
-  ['resnet152', resnet152, 'Bottleneck ×[3, 8, 36, 3]'],
+const IMAGENET_BUILDERS: [string, (config?: Partial<ResNetConfig>) => ResNet, ResNetBlockKind, [number, number, number, number]][] = [
+  ['resnet18', resnet18, 'BasicBlock', [2, 2, 2, 2]],
+  ['resnet34', resnet34, 'BasicBlock', [3, 4, 6, 3]],
+  ['resnet50', resnet50, 'Bottleneck', [3, 4, 6, 3]],
+  ['resnet101', resnet101, 'Bottleneck', [3, 4, 23, 3]],
+  ['resnet152', resnet152, 'Bottleneck', [3, 8, 36, 3]],
 ];
 
 const CIFAR_DEPTHS = [20, 32, 44, 56, 110];
 
 /** Every network of this file, for the registry. */
 export const RESNET_MODELS: ModelEntry[] = [
-  ...IMAGENET_BUILDERS.map(([name, build, blocks]): ModelEntry => ({
+  ...IMAGENET_BUILDERS.map(([name, build, block, layers]): ModelEntry => ({
     name,
-    description: `ImageNet ${name.replace('resnet', 'ResNet-')} of He et al. (2016), torchvision 0.14 layout (${blocks}, v1.5 strides)`,
+    description: `ImageNet ${name.replace('resnet', 'ResNet-')} of He et al. (2016), torchvision 0.14 layout (${block} ×[${layers.join(', ')}], v1.5 strides)`,
     build: (options) => build(options as Partial<ResNetConfig>),
+    config: { block, layers, ...RESNET_DEFAULTS },
+    parameterCount: resnetParameterCount(block, layers),
     inputSize: [3, 224, 224],
     numClasses: 1000,
     normalization: IMAGENET_NORMALIZATION,
@@ -679,6 +746,8 @@ export const RESNET_MODELS: ModelEntry[] = [
     name: `resnet${depth}`,
     description: `CIFAR-10 ResNet-${depth} of He et al. (2016), Section 4.2 (option A shortcuts by default)`,
     build: (options) => cifarBuilder(depth)(options as CifarBuilderConfig),
+    config: { ...CIFAR_RESNET_DEFAULTS, depth },
+    parameterCount: cifarResNetParameterCount({ depth }),
     inputSize: [3, 32, 32],
     numClasses: 10,
     normalization: CIFAR10_NORMALIZATION,
@@ -688,6 +757,8 @@ export const RESNET_MODELS: ModelEntry[] = [
     name: `plain${depth}`,
     description: `CIFAR-10 plain ${depth}-layer network of He et al. (2016): ResNet-${depth} without shortcuts`,
     build: (options) => plainBuilder(depth)(options as PlainBuilderConfig),
+    config: { ...CIFAR_RESNET_DEFAULTS, depth, shortcut: 'none' },
+    parameterCount: cifarResNetParameterCount({ depth, shortcut: 'none' }),
     inputSize: [3, 32, 32],
     numClasses: 10,
     normalization: CIFAR10_NORMALIZATION,
@@ -697,6 +768,8 @@ export const RESNET_MODELS: ModelEntry[] = [
     name: 'madry-wrn',
     description: 'CIFAR-10 wide ResNet of Madry et al. (2018), cifar10_challenge model.py: filters 16/160/320/640, 5 pre-activation units per stage',
     build: (options) => madryWideResNet(options as Partial<MadryWideResNetConfig>),
+    config: MADRY_WRN_DEFAULTS,
+    parameterCount: madryWideResNetParameterCount(),
     inputSize: [3, 32, 32],
     numClasses: 10,
     // The model standardises each image itself.

@@ -416,6 +416,8 @@ export const SWIN_MODELS: ModelEntry[] = (Object.keys(SWIN_PRESETS) as SwinPrese
   name,
   description: DESCRIPTIONS[name],
   build: (options?: Record<string, unknown>) => preset(name, (options ?? {}) as Partial<SwinConfig>),
+  config: SWIN_PRESETS[name],
+  parameterCount: swinParameterCount(SWIN_PRESETS[name]),
   inputSize: INPUTS[name].inputSize,
   numClasses: SWIN_PRESETS[name].numClasses,
   normalization: INPUTS[name].normalization,

@@ -516,6 +516,8 @@ export const VIT_MODEL_ENTRIES: ModelEntry[] = (Object.keys(VIT_PRESETS) as ViTP
     name,
     description: DESCRIPTIONS[name],
     build: (options?: Record<string, unknown>) => visionTransformer(name, options as Partial<ViTConfig>),
+    config,
+    parameterCount: vitParameterCount(config),
     inputSize: [config.inChannels, config.imageSize, config.imageSize],
     numClasses: config.numClasses,
     normalization: config.numClasses === 1000 ? IMAGENET : null,

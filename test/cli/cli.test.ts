@@ -31,12 +31,26 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 test('--help explains the commands and each option', () => {
   const top = netlab('--help');
   assert.equal(top.code, 0);
-  for (const command of ['demo', 'train', 'attack', 'eval']) assert.match(top.stdout, new RegExp(`^  ${command} `, 'm'));
+  for (const command of ['demo', 'train', 'attack', 'eval', 'predict', 'models']) assert.match(top.stdout, new RegExp(`^  ${command} `, 'm'));
   const attack = netlab('attack', '--help');
   assert.equal(attack.code, 0);
   for (const option of ['--arch', '--weights', '--attack fgsm\\|bim\\|pgd', '--norm linf\\|l2', '--eps', '--steps', '--step-size', '--restarts', '--n', '--json', '--save-adv']) {
     assert.match(attack.stdout, new RegExp(option));
   }
+});
+
+test('models lists every registered model with its parameter count, as a table and as JSON', () => {
+  const table = netlab('models');
+  assert.equal(table.code, 0, table.stderr);
+  assert.match(table.stdout, /^resnet50 +25,557,032 +3×224×224 +1000 +resnet +mean 0\.485\/0\.456\/0\.406, std 0\.229\/0\.224\/0\.225 +ImageNet ResNet-50/m);
+  assert.match(table.stdout, /^swin_tiny_mnist +533,142 +1×32×32 +10 +swin +raw \[0, 1\]/m);
+  const json = netlab('models', '--json');
+  assert.equal(json.code, 0, json.stderr);
+  const { models } = JSON.parse(json.stdout) as { models: { name: string; parameterCount: number; config: { numClasses: number } }[] };
+  assert.equal(models.length, table.stdout.trim().split('\n').length - 1);
+  const vit = models.find((m) => m.name === 'vit_b_16')!;
+  assert.equal(vit.parameterCount, 86_567_656);
+  assert.equal(vit.config.numClasses, 1000);
 });
 
 const BAD: [string, string[], RegExp][] = [
@@ -57,6 +71,7 @@ const BAD: [string, string[], RegExp][] = [
   ['too many images', ['attack', '--n', '20000', '--weights', 'x.safetensors'], /--n must be <= 10000, got 20000/],
   ['no weights', ['attack'], /--weights FILE is required/],
   ['a demo budget of 0 minutes', ['demo', '--adv-minutes', '0'], /--adv-minutes must be > 0/],
+  ['an argument to models', ['models', 'resnet50'], /Unexpected argument 'resnet50'/],
   ['an unknown preset', ['train', '--preset', 'alexnet'], /--preset must be one of madry, resnet, vit, swin, got 'alexnet'/],
   ['milestones with a cosine schedule', ['train', '--schedule', 'cosine', '--lr-milestones', '2'], /--lr-milestones needs --schedule step, got 'cosine'/],
   ['a warm-up longer than the run', ['train', '--epochs', '2', '--schedule', 'cosine', '--warmup-epochs', '3'], /--warmup-epochs must be <= 2, got 3/],

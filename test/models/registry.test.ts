@@ -1,0 +1,60 @@
+// The model registry: every entry states the parameter count of the model its
+// builder makes, and the figures the papers and torchvision publish.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+
+import { getModel, getModelEntry, listModels, parameterCount } from '../../src/models/registry.js';
+
+// Building a model this large takes seconds and gigabytes; the count of these
+// is checked from the same formulas against torchvision's own counts in
+// vit.test.ts and swin.test.ts.
+const BUILD_LIMIT = 100_000_000;
+
+test('every entry states the parameter count of the model its builder makes', (t) => {
+  const built: string[] = [];
+  for (const name of listModels()) {
+    const entry = getModelEntry(name);
+    assert.ok(Number.isInteger(entry.parameterCount) && entry.parameterCount > 0, `${name}: parameterCount ${entry.parameterCount}`);
+    if (entry.parameterCount > BUILD_LIMIT) continue;
+    const model = getModel(name);
+    try {
+      assert.equal(parameterCount(model), entry.parameterCount, name);
+    } finally {
+      model.dispose();
+    }
+    built.push(name);
+  }
+  const large = listModels().filter((name) => !built.includes(name));
+  t.diagnostic(`built ${built.length} models; not built (over ${BUILD_LIMIT.toLocaleString('en-US')} parameters): ${large.join(', ')}`);
+  assert.deepEqual(large, ['swin_l', 'vit_h_14', 'vit_l_16', 'vit_l_32']);
+});
+
+test("the counts equal the papers' and torchvision's", () => {
+  const published: Record<string, number> = {
+    resnet18: 11_689_512,
+    resnet34: 21_797_672,
+    resnet50: 25_557_032,
+    resnet101: 44_549_160,
+    resnet152: 60_192_808,
+    // He et al., Table 6: 0.27M.
+    resnet20: 269_722,
+    vit_b_16: 86_567_656,
+    vit_l_16: 304_326_632,
+    vit_h_14: 632_045_800,
+    swin_t: 28_288_354,
+    swin_s: 49_606_258,
+  };
+  for (const [name, count] of Object.entries(published)) assert.equal(getModelEntry(name).parameterCount, count, name);
+});
+
+test('every entry names its configuration', () => {
+  for (const name of listModels()) {
+    const { config, inputSize, numClasses } = getModelEntry(name);
+    assert.equal(typeof config, 'object', name);
+    assert.ok('numClasses' in config && config.numClasses === numClasses, `${name}: config ${JSON.stringify(config)} has not numClasses ${numClasses}`);
+    assert.equal(inputSize.length, 3, name);
+  }
+  assert.deepEqual(getModelEntry('resnet50').config, { block: 'Bottleneck', layers: [3, 4, 6, 3], numClasses: 1000, inChannels: 3, zeroInitResidual: false });
+  assert.equal((getModelEntry('plain56').config as { shortcut: string }).shortcut, 'none');
+  assert.deepEqual((getModelEntry('swin_t').config as { depths: number[] }).depths, [2, 2, 6, 2]);
+});
