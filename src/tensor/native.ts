@@ -74,7 +74,20 @@ function load(): NativeAddon {
   if (!existsSync(path)) {
     throw new Error(`netlab: the native addon is not built (${path} is missing). Run \`npm run setup\`, which installs libtorch and builds it.`);
   }
-  return createRequire(import.meta.url)(path) as NativeAddon;
+  // libgomp, libtorch's OpenMP, keeps its idle worker threads spinning between
+  // parallel regions unless told otherwise. On the 2-core machine this project
+  // is measured on, the spinning halved the speed of a small Swin's training
+  // step and cost a third of ViT-B/16's forward pass, in PyTorch as in NetLab.
+  // libgomp reads OMP_WAIT_POLICY once, when the addon loads it, so NetLab
+  // sets PASSIVE for that moment (a user's own setting wins) and then takes it
+  // back out of the environment, so child processes see the user's own.
+  const policyWasSet = process.env.OMP_WAIT_POLICY !== undefined;
+  if (!policyWasSet) process.env.OMP_WAIT_POLICY = 'PASSIVE';
+  try {
+    return createRequire(import.meta.url)(path) as NativeAddon;
+  } finally {
+    if (!policyWasSet) delete process.env.OMP_WAIT_POLICY;
+  }
 }
 
 export const native: NativeAddon = load();

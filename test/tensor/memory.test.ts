@@ -4,13 +4,7 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { empty, F, liveTensors, manualSeed, noGrad, randint, randn, scope, setNumThreads, type Tensor } from '../../src/index.js';
-
-// Ops this small never split across threads, but with two threads libtorch's
-// idle OpenMP workers spin between ops and a step costs several times the CPU
-// (measured: 0.1 ms per step on one thread, 1 to 8 ms on two on this shared
-// 2-core machine, the same in PyTorch); memory is what this file tests.
-setNumThreads(1);
+import { empty, F, liveTensors, manualSeed, noGrad, randint, randn, scope, type Tensor } from '../../src/index.js';
 
 const BATCH = 16;
 const LR = 0.05;
