@@ -69,24 +69,30 @@ function packageRoot(): string {
   return dir;
 }
 
+/** The spin rounds of libtorch's idle OpenMP workers, unless the user sets OMP_WAIT_POLICY or GOMP_SPINCOUNT. */
+export const OPENMP_SPIN_COUNT = 10_000;
+
 function load(): NativeAddon {
   const path = join(packageRoot(), 'native', 'build', 'Release', 'netlab.node');
   if (!existsSync(path)) {
     throw new Error(`netlab: the native addon is not built (${path} is missing). Run \`npm run setup\`, which installs libtorch and builds it.`);
   }
-  // libgomp, libtorch's OpenMP, keeps its idle worker threads spinning between
-  // parallel regions unless told otherwise. On the 2-core machine this project
-  // is measured on, the spinning halved the speed of a small Swin's training
-  // step and cost a third of ViT-B/16's forward pass, in PyTorch as in NetLab.
-  // libgomp reads OMP_WAIT_POLICY once, when the addon loads it, so NetLab
-  // sets PASSIVE for that moment (a user's own setting wins) and then takes it
-  // back out of the environment, so child processes see the user's own.
-  const policyWasSet = process.env.OMP_WAIT_POLICY !== undefined;
-  if (!policyWasSet) process.env.OMP_WAIT_POLICY = 'PASSIVE';
+  // libgomp, libtorch's OpenMP, keeps an idle worker spinning for 300,000
+  // rounds before it sleeps. On the 2-core virtual machine this project is
+  // measured on, that long spin halved the speed of a small Swin's training
+  // step and slowed ViT-B/16's forward pass by a fifth, in PyTorch as in
+  // NetLab; not spinning at all (OMP_WAIT_POLICY=PASSIVE) cost the Madry CNN's
+  // step half again, each op waiting for its workers to wake. 10,000 rounds
+  // was best or near it on all three (README, "Benchmarks"). libgomp reads its
+  // settings once, when the addon loads it, so NetLab sets GOMP_SPINCOUNT for
+  // that moment only, and only if the user has set neither variable; child
+  // processes see the user's environment.
+  const userChose = process.env.OMP_WAIT_POLICY !== undefined || process.env.GOMP_SPINCOUNT !== undefined;
+  if (!userChose) process.env.GOMP_SPINCOUNT = String(OPENMP_SPIN_COUNT);
   try {
     return createRequire(import.meta.url)(path) as NativeAddon;
   } finally {
-    if (!policyWasSet) delete process.env.OMP_WAIT_POLICY;
+    if (!userChose) delete process.env.GOMP_SPINCOUNT;
   }
 }
 
