@@ -22,7 +22,7 @@ import { PGD } from '../src/attacks/pgd.js';
 import { loadMnist, mnistDataFolder } from '../src/data/index.js';
 import { saveSafetensors } from '../src/io/safetensors.js';
 import { madryCnn } from '../src/models/madry-cnn.js';
-import { compare, PyTorchWorker, QUICK, report, warnIfBusy, type CompareOptions } from './common.js';
+import { compare, PyTorchWorker, QUICK, report, reportThreads, warnIfBusy, type CompareOptions } from './common.js';
 
 const IMAGES = QUICK ? 100 : 1_000;
 const BATCH = QUICK ? 50 : 500;
@@ -74,7 +74,7 @@ try {
   const times = await compare(worker, 'attack', attack, OPTIONS);
   const [pytorchRate] = await worker.measure('rate', 0);
   const [pytorchClean] = await worker.measure('clean', 0);
-  report('threads', threads);
+  reportThreads(threads);
   report('images', IMAGES);
   report('steps', STEPS);
   report('netlab_clean_accuracy', cleanAccuracy());

@@ -13,6 +13,8 @@ import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 
+import { OPENMP_SPIN_COUNT } from '../src/tensor/native.js';
+
 /** The interpreter that has PyTorch: Debian's python3-torch installs for /usr/bin/python3. */
 export const PYTHON = process.env.NETLAB_BENCH_PYTHON ?? '/usr/bin/python3';
 
@@ -96,6 +98,14 @@ export interface CompareOptions {
   calls: number;
 }
 
+// After a block, the side that ran it keeps its idle OpenMP workers spinning
+// for a while (libgomp's default, PyTorch's: 300,000 rounds, milliseconds on
+// this machine), which takes a core from the side that starts next and made
+// a 40 ms step of whichever side went second look slower. Each timed block
+// starts after a pause long enough for them to sleep.
+const SETTLE_MS = 50;
+const settle = () => new Promise<void>((done) => setTimeout(done, SETTLE_MS));
+
 /**
  * Times NetLab's `block(calls)` against the worker's block `name`, taking
  * turns (the side that goes first alternates), and returns the median time
@@ -113,13 +123,21 @@ export async function compare(worker: PyTorchWorker, name: string, block: (calls
   }
   const netlab: number[] = [];
   const pytorch: number[] = [];
+  const timeNetlabSettled = async () => {
+    await settle();
+    netlab.push(timeNetlab());
+  };
+  const timePytorchSettled = async () => {
+    await settle();
+    pytorch.push(await worker.time(name, options.calls));
+  };
   for (let i = 0; i < options.blocks; i++) {
     if (i % 2 === 0) {
-      netlab.push(timeNetlab());
-      pytorch.push(await worker.time(name, options.calls));
+      await timeNetlabSettled();
+      await timePytorchSettled();
     } else {
-      pytorch.push(await worker.time(name, options.calls));
-      netlab.push(timeNetlab());
+      await timePytorchSettled();
+      await timeNetlabSettled();
     }
   }
   return { netlab: median(netlab) / options.calls, pytorch: median(pytorch) / options.calls };
@@ -129,6 +147,19 @@ export async function compare(worker: PyTorchWorker, name: string, block: (calls
 export function warnIfBusy(cores: number): void {
   const load = loadavg()[0];
   if (load > 0.5) console.error(`bench: note: load average ${load.toFixed(2)} on ${cores} cores before starting; other processes make timings noisy`);
+}
+
+/**
+ * Prints the thread count and how long each side's idle OpenMP workers spin
+ * before they sleep: NetLab's own bound (src/tensor/native.ts) against
+ * libgomp's default of 300,000 rounds for PyTorch, unless the user has set
+ * OMP_WAIT_POLICY or GOMP_SPINCOUNT, which both sides then follow.
+ */
+export function reportThreads(threads: number): void {
+  report('threads', threads);
+  const chosen = ['OMP_WAIT_POLICY', 'GOMP_SPINCOUNT'].filter((k) => process.env[k] !== undefined).map((k) => `${k}:${process.env[k]}`);
+  console.log(`openmp_netlab=${chosen.length > 0 ? chosen.join(',') : `GOMP_SPINCOUNT:${OPENMP_SPIN_COUNT}`}`);
+  console.log(`openmp_pytorch=${chosen.length > 0 ? chosen.join(',') : 'libgomp default (GOMP_SPINCOUNT:300000)'}`);
 }
 
 /** Prints `name=value`: integers as they are, timings and ratios to four significant digits. */

@@ -13,7 +13,7 @@ import { resnet50 } from '../src/models/resnet.js';
 import { swinT } from '../src/models/swin.js';
 import { vitB16 } from '../src/models/vit.js';
 import { SGD } from '../src/optim/sgd.js';
-import { compare, PyTorchWorker, QUICK, report, warnIfBusy, type CompareOptions } from './common.js';
+import { compare, PyTorchWorker, QUICK, report, reportThreads, warnIfBusy, type CompareOptions } from './common.js';
 
 const BATCH = QUICK ? 1 : 8;
 const SIZE = 224;
@@ -43,7 +43,7 @@ const y = randint(0, CLASSES, [BATCH]).keep();
 
 const worker = new PyTorchWorker('models_bench.py', [String(threads), String(BATCH)]);
 try {
-  report('threads', threads);
+  reportThreads(threads);
   report('batch', BATCH);
   for (const [name, build] of MODELS) {
     // One model at a time on each side: ViT-B/16's weights, gradients and activations alone take gigabytes.

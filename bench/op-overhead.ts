@@ -4,7 +4,7 @@
 // netlab_scope_us (a scope per call instead), pytorch_us and the ratio of
 // the first to PyTorch.
 import { getNumThreads, rand, scope } from '../src/index.js';
-import { compare, PyTorchWorker, report, warnIfBusy, type CompareOptions } from './common.js';
+import { compare, PyTorchWorker, report, reportThreads, warnIfBusy, type CompareOptions } from './common.js';
 
 // 100,000 calls of about a microsecond make a block of about 0.1 s: long
 // against timer resolution and a stray GC pause, short against changes in the
@@ -23,7 +23,7 @@ try {
   const scoped = await compare(worker, 'add', (calls) => {
     for (let i = 0; i < calls; i++) scope(() => void a.add(b));
   }, OPTIONS);
-  report('threads', threads);
+  reportThreads(threads);
   report('netlab_us', disposed.netlab * 1e6);
   report('netlab_scope_us', scoped.netlab * 1e6);
   report('pytorch_us', disposed.pytorch * 1e6);

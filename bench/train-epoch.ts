@@ -16,7 +16,7 @@ import { DataLoader, loadMnist, mnistDataFolder, TensorDataset } from '../src/da
 import { madryCnn } from '../src/models/madry-cnn.js';
 import { Adam } from '../src/optim/adam.js';
 import { fit } from '../src/train/trainer.js';
-import { median, PyTorchWorker, QUICK, report, warnIfBusy } from './common.js';
+import { median, PyTorchWorker, QUICK, report, reportThreads, warnIfBusy } from './common.js';
 
 const BATCH = 50;
 const LR = 1e-3;
@@ -78,7 +78,7 @@ try {
   const runs: Record<(typeof ORDER)[number], EpochTiming[]> = { netlab: [], pytorch: [] };
   for (const side of ORDER) runs[side].push(side === 'netlab' ? netlabEpoch(IMAGES) : await pytorchEpoch(worker, IMAGES));
   const med = (side: keyof typeof runs, key: keyof EpochTiming) => median(runs[side].map((run) => run[key]));
-  report('threads', threads);
+  reportThreads(threads);
   report('images', IMAGES);
   report('netlab_load_s', med('netlab', 'load'));
   report('pytorch_load_s', med('pytorch', 'load'));

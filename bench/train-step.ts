@@ -3,14 +3,15 @@
 // PyTorch (bench/train_step.py does the same work). Prints the median ms per
 // step of each and the ratios NetLab/PyTorch.
 import { F, getNumThreads, grad, manualSeed, noGrad, rand, randint, scope, empty, type Tensor } from '../src/index.js';
-import { compare, PyTorchWorker, report, warnIfBusy, type CompareOptions } from './common.js';
+import { compare, PyTorchWorker, report, reportThreads, warnIfBusy, type CompareOptions } from './common.js';
 
 const BATCH = 64;
 const LR = 0.01;
-// A step takes tens of milliseconds, so a block is one step, timed alone;
-// 3 warm-up steps per side fill libtorch's allocator and do one-time kernel
-// set-up, and the median of 25 steps per side is steady to a few percent.
-const OPTIONS: CompareOptions = { warmupBlocks: 3, blocks: 25, calls: 1 };
+// A step takes tens of milliseconds; a block is 10 steps back to back, as in
+// training (a step timed alone also times its OpenMP workers waking up after
+// the other side's turn); one warm-up block per side fills libtorch's
+// allocator and does one-time kernel set-up, and each side's median is over 9.
+const OPTIONS: CompareOptions = { warmupBlocks: 1, blocks: 9, calls: 10 };
 
 /** A weight or bias initialised as nn.Conv2d and nn.Linear do. */
 function parameter(shape: number[], fanIn: number, requiresGrad: boolean): Tensor {
@@ -73,7 +74,7 @@ const worker = new PyTorchWorker('train_step.py', [String(threads)]);
 try {
   const trainTimes = await compare(worker, 'train', train, OPTIONS);
   const inputGradTimes = await compare(worker, 'input_grad', inputGrad, OPTIONS);
-  report('threads', threads);
+  reportThreads(threads);
   report('netlab_train_ms', trainTimes.netlab * 1e3);
   report('pytorch_train_ms', trainTimes.pytorch * 1e3);
   report('netlab_input_grad_ms', inputGradTimes.netlab * 1e3);
