@@ -579,33 +579,49 @@ export class MadryWideResNet extends Module {
 
 // ---------------------------------------------------------------- builders
 
+/** The residual block of an ImageNet ResNet: two 3×3 convolutions, or 1×1 → 3×3 → 1×1 with 4× expansion. */
+export type ResNetBlockKind = 'BasicBlock' | 'Bottleneck';
+
+/** He et al.'s Table 1: the block and the blocks per stage of each ImageNet depth. */
+const IMAGENET_RESNETS = {
+  resnet18: { block: 'BasicBlock', layers: [2, 2, 2, 2] },
+  resnet34: { block: 'BasicBlock', layers: [3, 4, 6, 3] },
+  resnet50: { block: 'Bottleneck', layers: [3, 4, 6, 3] },
+  resnet101: { block: 'Bottleneck', layers: [3, 4, 23, 3] },
+  resnet152: { block: 'Bottleneck', layers: [3, 8, 36, 3] },
+} as const satisfies Record<string, { block: ResNetBlockKind; layers: readonly [number, number, number, number] }>;
+
+type ImageNetResNetName = keyof typeof IMAGENET_RESNETS;
+
+function imagenetResNet(name: ImageNetResNetName, config: Partial<ResNetConfig>): ResNet {
+  const { block, layers } = IMAGENET_RESNETS[name];
+  return new ResNet(block === 'BasicBlock' ? BasicBlock : Bottleneck, layers, config);
+}
+
 /** ResNet-18: BasicBlock × [2, 2, 2, 2]; 11,689,512 parameters with 1000 classes. */
 export function resnet18(config: Partial<ResNetConfig> = {}): ResNet {
-  return new ResNet(BasicBlock, [2, 2, 2, 2], config);
+  return imagenetResNet('resnet18', config);
 }
 
 /** ResNet-34: BasicBlock × [3, 4, 6, 3]; 21,797,672 parameters. */
 export function resnet34(config: Partial<ResNetConfig> = {}): ResNet {
-  return new ResNet(BasicBlock, [3, 4, 6, 3], config);
+  return imagenetResNet('resnet34', config);
 }
 
 /** ResNet-50: Bottleneck × [3, 4, 6, 3]; 25,557,032 parameters. */
 export function resnet50(config: Partial<ResNetConfig> = {}): ResNet {
-  return new ResNet(Bottleneck, [3, 4, 6, 3], config);
+  return imagenetResNet('resnet50', config);
 }
 
 /** ResNet-101: Bottleneck × [3, 4, 23, 3]; 44,549,160 parameters. */
 export function resnet101(config: Partial<ResNetConfig> = {}): ResNet {
-  return new ResNet(Bottleneck, [3, 4, 23, 3], config);
+  return imagenetResNet('resnet101', config);
 }
 
 /** ResNet-152: Bottleneck × [3, 8, 36, 3]; 60,192,808 parameters. */
 export function resnet152(config: Partial<ResNetConfig> = {}): ResNet {
-  return new ResNet(Bottleneck, [3, 8, 36, 3], config);
+  return imagenetResNet('resnet152', config);
 }
-
-/** The residual block of an ImageNet ResNet: two 3×3 convolutions, or 1×1 → 3×3 → 1×1 with 4× expansion. */
-export type ResNetBlockKind = 'BasicBlock' | 'Bottleneck';
 
 // 2 per channel: γ and β.
 const bnParameters = (channels: number) => 2 * channels;
@@ -719,29 +735,24 @@ const IMAGENET_NORMALIZATION = { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224
 /** Per-channel mean and standard deviation of the CIFAR-10 training images in [0, 1]. */
 const CIFAR10_NORMALIZATION = { mean: [0.4914, 0.4822, 0.4465], std: [0.247, 0.2435, 0.2616] };
 
-const IMAGENET_BUILDERS: [string, (config?: Partial<ResNetConfig>) => ResNet, ResNetBlockKind, [number, number, number, number]][] = [
-  ['resnet18', resnet18, 'BasicBlock', [2, 2, 2, 2]],
-  ['resnet34', resnet34, 'BasicBlock', [3, 4, 6, 3]],
-  ['resnet50', resnet50, 'Bottleneck', [3, 4, 6, 3]],
-  ['resnet101', resnet101, 'Bottleneck', [3, 4, 23, 3]],
-  ['resnet152', resnet152, 'Bottleneck', [3, 8, 36, 3]],
-];
-
 const CIFAR_DEPTHS = [20, 32, 44, 56, 110];
 
 /** Every network of this file, for the registry. */
 export const RESNET_MODELS: ModelEntry[] = [
-  ...IMAGENET_BUILDERS.map(([name, build, block, layers]): ModelEntry => ({
-    name,
-    description: `ImageNet ${name.replace('resnet', 'ResNet-')} of He et al. (2016), torchvision 0.14 layout (${block} ×[${layers.join(', ')}], v1.5 strides)`,
-    build: (options) => build(options as Partial<ResNetConfig>),
-    config: { block, layers, ...RESNET_DEFAULTS },
-    parameterCount: resnetParameterCount(block, layers),
-    inputSize: [3, 224, 224],
-    numClasses: 1000,
-    normalization: IMAGENET_NORMALIZATION,
-    recipe: 'resnet',
-  })),
+  ...(Object.keys(IMAGENET_RESNETS) as ImageNetResNetName[]).map((name): ModelEntry => {
+    const { block, layers } = IMAGENET_RESNETS[name];
+    return {
+      name,
+      description: `ImageNet ${name.replace('resnet', 'ResNet-')} of He et al. (2016), torchvision 0.14 layout (${block} ×[${layers.join(', ')}], v1.5 strides)`,
+      build: (options) => imagenetResNet(name, options as Partial<ResNetConfig>),
+      config: { block, layers, ...RESNET_DEFAULTS },
+      parameterCount: resnetParameterCount(block, layers),
+      inputSize: [3, 224, 224],
+      numClasses: 1000,
+      normalization: IMAGENET_NORMALIZATION,
+      recipe: 'resnet',
+    };
+  }),
   ...CIFAR_DEPTHS.map((depth): ModelEntry => ({
     name: `resnet${depth}`,
     description: `CIFAR-10 ResNet-${depth} of He et al. (2016), Section 4.2 (option A shortcuts by default)`,
