@@ -16,7 +16,7 @@ import { progressBar } from './progress.js';
 import { classifierFor, DATASETS, loadDataset, loadModel } from './model-files.js';
 
 const COMMON = {
-  arch: { type: 'string', value: 'NAME', help: `model architecture (${listModels().join(', ')})`, default: 'madry-cnn' },
+  arch: { type: 'string', value: 'NAME', help: `model architecture (${listModels('image-classification').join(', ')})`, default: 'madry-cnn' },
   weights: { type: 'string', value: 'FILE', help: 'trained weights (.safetensors), e.g. from netlab train' },
   n: { type: 'string', value: 'N', help: 'attack the first N test images', default: '1000' },
   'batch-size': { type: 'string', value: 'N', help: 'images attacked at once', default: '500' },

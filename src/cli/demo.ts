@@ -11,7 +11,7 @@ import { numberOption, type CommandSpec } from './args.js';
 import { progressBar, type Progress } from './progress.js';
 
 export const DEMO: CommandSpec = {
-  name: 'demo',
+  name: 'reproduce madry',
   summary: "the main job: Madry et al.'s MNIST experiment, natural vs PGD adversarial training, with an HTML report",
   options: {
     out: { type: 'string', value: 'DIR', help: 'output folder', default: 'runs/demo' },
@@ -32,24 +32,24 @@ export const DEMO: CommandSpec = {
 };
 
 export function runDemo(values: Record<string, string | boolean | undefined>): MadryMnistResult {
-  const count = (name: string) => numberOption('demo', name, values[name], { min: 1, max: 10000, integer: true });
+  const count = (name: string) => numberOption('reproduce madry', name, values[name], { min: 1, max: 10000, integer: true });
   const outDir = resolve(String(values.out));
-  if (values.threads !== undefined) setNumThreads(numberOption('demo', 'threads', values.threads, { min: 1, integer: true }));
+  if (values.threads !== undefined) setNumThreads(numberOption('reproduce madry', 'threads', values.threads, { min: 1, integer: true }));
   const options = {
     outDir,
-    seed: numberOption('demo', 'seed', values.seed, { min: 0, integer: true }),
-    naturalEpochs: numberOption('demo', 'natural-epochs', values['natural-epochs'], { min: 1, integer: true }),
-    adversarialMinutes: numberOption('demo', 'adv-minutes', values['adv-minutes'], { min: 0, exclusiveMin: true }),
+    seed: numberOption('reproduce madry', 'seed', values.seed, { min: 0, integer: true }),
+    naturalEpochs: numberOption('reproduce madry', 'natural-epochs', values['natural-epochs'], { min: 1, integer: true }),
+    adversarialMinutes: numberOption('reproduce madry', 'adv-minutes', values['adv-minutes'], { min: 0, exclusiveMin: true }),
     fullSchedule: Boolean(values['full-schedule']),
     evalCount: count('eval-n'),
     pgd100Count: count('pgd100-n'),
     restartCount: count('restarts-n'),
     sweepCount: count('sweep-n'),
-    trainCount: numberOption('demo', 'train-n', values['train-n'], { min: 50, max: 60000, integer: true }),
+    trainCount: numberOption('reproduce madry', 'train-n', values['train-n'], { min: 50, max: 60000, integer: true }),
     dataRoot: typeof values['data-root'] === 'string' ? values['data-root'] : undefined,
   };
   const log = (line: string) => process.stderr.write(line + '\n');
-  log(`netlab demo: Madry et al. (2018) on MNIST; writing to ${outDir}`);
+  log(`netlab reproduce madry: Madry et al. (2018) on MNIST; writing to ${outDir}`);
   let bar: Progress | null = null;
   const result = runMadryMnist(options, {
     log,

@@ -1,10 +1,12 @@
 #!/usr/bin/env node
-// The netlab command: `netlab <command> [options]`.
+// The netlab command: `netlab <command> [options]`; `reproduce` and `gan`
+// take a second word (`netlab reproduce gan`, `netlab gan sample`).
 import { helpText, parseCommand, UsageError, type CommandSpec } from './args.js';
 import { ATTACK, EVAL, runAttack, runEval } from './attack.js';
-import { DEMO, runDemo } from './demo.js';
+import { GAN_COMMANDS } from './gan.js';
 import { MODELS, runModels } from './models.js';
 import { PREDICT, runPredict } from './predict.js';
+import { REPRODUCTIONS } from './reproduce.js';
 import { runTrain, TRAIN } from './train.js';
 
 interface Command {
@@ -12,17 +14,34 @@ interface Command {
   run: (values: Record<string, string | boolean | undefined>) => unknown;
 }
 
-const COMMANDS: Record<string, Command> = {
-  demo: { spec: DEMO, run: runDemo },
+/** A command with a second word, each with its own options. */
+interface CommandGroup {
+  summary: string;
+  what: string;
+  commands: Record<string, Command>;
+}
+
+const COMMANDS: Record<string, Command | CommandGroup> = {
+  reproduce: { summary: "reproduce a paper's checkable results, with results.json and an offline report.html", what: 'paper', commands: REPRODUCTIONS },
   train: { spec: TRAIN, run: runTrain },
   attack: { spec: ATTACK, run: runAttack },
   eval: { spec: EVAL, run: runEval },
   predict: { spec: PREDICT, run: runPredict },
+  gan: { summary: "sample a trained GAN generator, or score samples by the Parzen-window protocol", what: 'action', commands: GAN_COMMANDS },
   models: { spec: MODELS, run: runModels },
 };
 
+function isGroup(c: Command | CommandGroup): c is CommandGroup {
+  return 'commands' in c;
+}
+
+function groupUsage(name: string, group: CommandGroup): string {
+  const rows = Object.entries(group.commands).map(([sub, c]) => `  ${sub.padEnd(10)} ${c.spec.summary}`);
+  return [`usage: netlab ${name} <${group.what}> [options]`, '', `${group.what === 'paper' ? 'papers' : 'actions'}:`, ...rows, '', `Run 'netlab ${name} <${group.what}> --help' for its options.`].join('\n');
+}
+
 function usage(): string {
-  const rows = Object.values(COMMANDS).map((c) => `  ${c.spec.name.padEnd(10)} ${c.spec.summary}`);
+  const rows = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(10)} ${isGroup(c) ? c.summary : c.spec.summary}`);
   return ['usage: netlab <command> [options]', '', 'commands:', ...rows, '', "Run 'netlab <command> --help' for a command's options."].join('\n');
 }
 
@@ -32,10 +51,27 @@ function main(argv: string[]): number {
     process.stdout.write(usage() + '\n');
     return name === undefined ? 2 : 0;
   }
-  const command = COMMANDS[name];
+  const entry = COMMANDS[name];
+  let command: Command | undefined;
+  let hint = usage();
   try {
-    if (command === undefined) throw new UsageError(`unknown command '${name}'`);
-    const values = parseCommand(command.spec, rest);
+    if (entry === undefined) throw new UsageError(`unknown command '${name}'`);
+    let args = rest;
+    if (isGroup(entry)) {
+      const [sub, ...subArgs] = rest;
+      hint = groupUsage(name, entry);
+      if (sub === undefined || sub === '--help' || sub === '-h') {
+        process.stdout.write(hint + '\n');
+        return sub === undefined ? 2 : 0;
+      }
+      command = entry.commands[sub];
+      if (command === undefined) throw new UsageError(`${name}: unknown ${entry.what} '${sub}'; choose one of ${Object.keys(entry.commands).join(', ')}`);
+      args = subArgs;
+    } else {
+      command = entry;
+    }
+    hint = `Run 'netlab ${command.spec.name} --help' for its options.`;
+    const values = parseCommand(command.spec, args);
     if (values === 'help') {
       process.stdout.write(helpText(command.spec) + '\n');
       return 0;
@@ -45,7 +81,7 @@ function main(argv: string[]): number {
     return 0;
   } catch (error) {
     if (error instanceof UsageError) {
-      process.stderr.write(`netlab: ${error.message}\n${command ? `Run 'netlab ${name} --help' for its options.` : usage()}\n`);
+      process.stderr.write(`netlab: ${error.message}\n${hint}\n`);
       return 2;
     }
     process.stderr.write(`netlab: ${(error as Error).message}\n`);

@@ -17,7 +17,7 @@ import { loadMnist, type Split } from '../data/mnist.js';
 import { loadCifar10 } from '../data/cifar.js';
 import { loadSafetensors, saveSafetensors } from '../io/safetensors.js';
 import type { Module } from '../nn/module.js';
-import { getModel, getModelEntry, listModels, type ModelEntry } from '../models/registry.js';
+import { getModel, getModelEntry, listModels, type ClassifierEntry } from '../models/registry.js';
 import { UsageError } from './args.js';
 
 export const DATASETS = ['mnist', 'cifar10'] as const;
@@ -33,13 +33,22 @@ export interface ModelPlan {
   /** Zero pixels added on each side of a 28×28 MNIST image. */
   padding: number;
   /** Standardisation applied to [0, 1] pixels before the network; null for none. */
-  normalization: ModelEntry['normalization'];
+  normalization: ClassifierEntry['normalization'];
+}
+
+/** The registry entry of a classifier, or a usage error naming the classifiers. */
+export function classifierEntry(command: string, arch: string): ClassifierEntry {
+  const classifiers = listModels('image-classification');
+  if (!listModels().includes(arch)) throw new UsageError(`${command}: unknown --arch '${arch}'; choose one of ${classifiers.join(', ')}`);
+  const entry = getModelEntry(arch);
+  if (entry.task !== 'image-classification')
+    throw new UsageError(`${command}: '${arch}' is a model for ${entry.task}, and netlab ${command} takes classifiers (${classifiers.join(', ')}); GAN networks are trained by netlab reproduce gan and sampled by netlab gan sample`);
+  return entry;
 }
 
 /** How `arch` takes `dataset`'s images, or a usage error saying why it cannot. */
 export function planFor(command: string, arch: string, dataset: DatasetName = 'mnist'): ModelPlan {
-  if (!listModels().includes(arch)) throw new UsageError(`${command}: unknown --arch '${arch}'; choose one of ${listModels().join(', ')}`);
-  const entry = getModelEntry(arch);
+  const entry = classifierEntry(command, arch);
   const [channels, height, width] = entry.inputSize;
   const options: Record<string, unknown> = {};
   if (entry.numClasses !== 10) options.numClasses = 10;

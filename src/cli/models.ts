@@ -4,7 +4,7 @@ import type { CommandSpec } from './args.js';
 
 export const MODELS: CommandSpec = {
   name: 'models',
-  summary: 'list the registered models: parameters, input size, expected normalisation, training preset',
+  summary: 'list the registered models: task, parameters, input and output, expected normalisation, training preset',
   options: {
     json: { type: 'boolean', help: 'print the entries (with their configurations) as one JSON object on stdout' },
   },
@@ -13,11 +13,14 @@ export const MODELS: CommandSpec = {
 type Values = Record<string, string | boolean | undefined>;
 
 /** An entry without its builder: what JSON can carry. */
-type ModelSummary = Omit<ModelEntry, 'build'>;
+type ModelSummary = ModelEntry extends infer E ? (E extends ModelEntry ? Omit<E, 'build'> : never) : never;
 
-function normalizationLabel(entry: ModelSummary): string {
-  if (entry.normalization === null) return 'raw [0, 1]';
-  return `mean ${entry.normalization.mean.join('/')}, std ${entry.normalization.std.join('/')}`;
+/** What the model takes and gives, in a few words. */
+function inputOutput(m: ModelSummary): { input: string; output: string; preset: string; normalization: string } {
+  if (m.task === 'image-generation') return { input: `z ${m.latentDim}`, output: `image ${m.outputSize.join('×')}`, preset: 'gan', normalization: '—' };
+  if (m.task === 'real-fake-discrimination') return { input: m.inputSize.join('×'), output: 'real/fake', preset: 'gan', normalization: 'raw [0, 1]' };
+  const normalization = m.normalization === null ? 'raw [0, 1]' : `mean ${m.normalization.mean.join('/')}, std ${m.normalization.std.join('/')}`;
+  return { input: m.inputSize.join('×'), output: `${m.numClasses} classes`, preset: m.recipe, normalization };
 }
 
 export function runModels(values: Values): { models: ModelSummary[] } {
@@ -26,10 +29,13 @@ export function runModels(values: Values): { models: ModelSummary[] } {
     return summary;
   });
   if (!values.json) {
-    const rows = models.map((m) => [m.name, m.parameterCount.toLocaleString('en-US'), m.inputSize.join('×'), String(m.numClasses), m.recipe, normalizationLabel(m), m.description]);
-    const header = ['name', 'parameters', 'input', 'classes', 'preset', 'input normalisation', 'description'];
+    const rows = models.map((m) => {
+      const io = inputOutput(m);
+      return [m.name, m.task, m.parameterCount.toLocaleString('en-US'), io.input, io.output, io.preset, io.normalization, m.description];
+    });
+    const header = ['name', 'task', 'parameters', 'input', 'output', 'preset', 'input normalisation', 'description'];
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-    const line = (cells: string[]) => cells.map((c, i) => (i === 1 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd();
+    const line = (cells: string[]) => cells.map((c, i) => (i === 2 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd();
     process.stdout.write([line(header), ...rows.map(line)].join('\n') + '\n');
   }
   return { models };

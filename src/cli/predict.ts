@@ -10,7 +10,7 @@ import { centerCrop } from '../data/transforms.js';
 import { CIFAR10_CLASSES } from '../data/cifar.js';
 import { readImage } from '../io/image.js';
 import { loadSafetensors, saveSafetensors } from '../io/safetensors.js';
-import { getModelEntry, listModels } from '../models/registry.js';
+import { getModelEntry, listModels, type DiscriminatorEntry, type GeneratorEntry } from '../models/registry.js';
 import { buildWithWeights, planFor, prepare, withStoredNormalization, type DatasetName, type ModelPlan } from './model-files.js';
 import { numberOption, UsageError, type CommandSpec } from './args.js';
 
@@ -29,6 +29,10 @@ export const PREDICT: CommandSpec = {
     json: { type: 'boolean', help: 'print a summary as one JSON object on stdout' },
   },
   notes: [
+    'Classifiers read [N, C, H, W] images and write "logits" and "predictions". A GAN generator reads "z" [N, latent]',
+    'and writes "samples" [N, pixels]; a GAN discriminator reads "images" [N, pixels] and writes "logits" and',
+    '"probabilities" (D(x)).',
+    '',
     'Images get the preprocessing the weights were trained with: for NetLab weights, that of their dataset (MNIST: grey',
     'levels resized to 28×28, white digits on black as in MNIST; CIFAR-10: RGB resized to 32×32, standardised); for',
     "weights without NetLab's metadata, the registry's: ImageNet models resize the shorter side to 256/224 of the",
@@ -61,6 +65,8 @@ export function runPredict(values: Record<string, string | boolean | undefined>)
   if (typeof values.weights === 'string') fileOption('weights', values.weights, true);
   const inputPath = resolve(values.input);
   if (!existsSync(inputPath)) throw new Error(`predict: input not found: ${inputPath}`);
+  const entry = getModelEntry(arch);
+  if (entry.task !== 'image-classification') return predictNamedTensors(entry, inputPath, values);
   const tensorInput = inputPath.endsWith('.safetensors');
   const images = tensorInput ? [] : imageFiles(inputPath);
   const output = tensorInput || values.output !== undefined ? fileOption('output', values.output, false) : null;
@@ -99,12 +105,61 @@ export function runPredict(values: Record<string, string | boolean | undefined>)
   }
 }
 
+/** What `netlab predict` reads and writes for the tasks whose inputs are named tensors. */
+const TENSOR_IO = {
+  'image-generation': { reads: 'z', writes: 'samples' },
+  'real-fake-discrimination': { reads: 'images', writes: 'logits' },
+} as const;
+
+/**
+ * A generator maps `z` [N, latentDim] to `samples` [N, pixels] in [0, 1]; a
+ * discriminator maps `images` [N, pixels] (or [N, C, H, W], flattened) to
+ * `logits` [N] and `probabilities` [N], D(x) = σ(logit).
+ */
+function predictNamedTensors(entry: GeneratorEntry | DiscriminatorEntry, inputPath: string, values: Record<string, string | boolean | undefined>): PredictSummary {
+  const io = TENSOR_IO[entry.task];
+  if (!inputPath.endsWith('.safetensors')) throw new UsageError(`predict: '${entry.name}' (${entry.task}) reads '${io.reads}' from a .safetensors file, got '${values.input}'`);
+  const output = fileOption('output', values.output, false);
+  const batchSize = numberOption('predict', 'batch-size', values['batch-size'], { min: 1, integer: true });
+  if (values.threads !== undefined) setNumThreads(numberOption('predict', 'threads', values.threads, { min: 1, integer: true }));
+  const { model } = buildWithWeights('predict', entry.name, values.weights, {});
+  const inputs = loadSafetensors(inputPath);
+  try {
+    const given = inputs.tensors.get(typeof values.key === 'string' ? values.key : io.reads);
+    if (given === undefined) throw new Error(`predict: ${inputPath} has no tensor '${io.reads}' for ${entry.task}; it has ${[...inputs.tensors.keys()].join(', ') || 'none'}`);
+    if (!given.dtype.startsWith('float')) throw new Error(`predict: '${io.reads}' must be floating point, got ${given.describe()}`);
+    const width = entry.task === 'image-generation' ? entry.latentDim : entry.inputSize.reduce((a, b) => a * b);
+    const x = scope(() => (given.ndim >= 2 ? given.flatten(1).float() : given.float()));
+    try {
+      if (x.ndim !== 2 || x.shape[1] !== width) throw new Error(`predict: '${entry.name}' takes '${io.reads}' as [N, ${width}], got ${given.describe()}`);
+      model.eval();
+      const out = noGrad(() => scope(() => {
+        const parts: Tensor[] = [];
+        for (let i = 0; i < x.shape[0]; i += batchSize) parts.push(model.forward(x.narrow(0, i, Math.min(batchSize, x.shape[0] - i))) as Tensor);
+        return cat(parts);
+      }));
+      try {
+        scope(() => saveSafetensors(output, entry.task === 'image-generation' ? { samples: out } : { logits: out, probabilities: out.sigmoid() }, { arch: entry.name }));
+      } finally {
+        out.dispose();
+      }
+      process.stderr.write(`predict: ${x.shape[0]} inputs → ${output}\n`);
+      return { n: x.shape[0], classes: 0, output };
+    } finally {
+      x.dispose();
+    }
+  } finally {
+    for (const t of inputs.tensors.values()) t.dispose();
+    model.dispose();
+  }
+}
+
 function loadTensorInput(input: string, key: string | undefined, arch: string, options: Record<string, unknown>): Tensor {
   const inputs = loadSafetensors(input);
   let picked: Tensor | undefined;
   try {
     const x = pickInput(inputs.tensors, key, input);
-    const [c, h, w] = getModelEntry(arch).inputSize;
+    const [c, h, w] = getModelEntry(arch, 'image-classification').inputSize;
     const channels = typeof options.inChannels === 'number' ? options.inChannels : c;
     if (x.ndim !== 4 || x.shape[1] !== channels) throw new Error(`predict: '${arch}' expects [N, ${channels}, H, W] inputs (${channels}×${h}×${w}), got ${x.describe()} from ${input}`);
     if (!x.dtype.startsWith('float')) throw new Error(`predict: inputs must be floating point, got ${x.describe()} from ${input}`);
@@ -136,7 +191,7 @@ interface ImagePlan {
 }
 
 function imagePlan(arch: string, options: Record<string, unknown>, path: string, metadata: Record<string, string>): ImagePlan {
-  const entry = getModelEntry(arch);
+  const entry = getModelEntry(arch, 'image-classification');
   const dataset = metadata.dataset as DatasetName | undefined;
   if (dataset === 'mnist' || dataset === 'cifar10') {
     const plan = withStoredNormalization('predict', planFor('predict', arch, dataset), path, metadata);

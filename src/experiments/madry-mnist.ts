@@ -18,6 +18,7 @@ import { fit, type EpochInfo, type StepInfo } from '../train/trainer.js';
 import { FGSM } from '../attacks/fgsm.js';
 import { PGD } from '../attacks/pgd.js';
 import { pgdTraining } from '../defenses/adversarial-training.js';
+import { definedOnly, type ExperimentCallbacks } from './experiment.js';
 import { cleanAccuracy, epsSweep, evaluateAttack, type AttackSpec, type RobustnessRow, type SweepPoint } from '../eval/robustness.js';
 
 /** Madry et al.'s MNIST figures (Table 1 and Section 5), for comparison. */
@@ -49,18 +50,6 @@ export interface MadryMnistOptions {
   dataRoot?: string;
 }
 
-export interface Phase {
-  name: string;
-  total: number;
-  unit: string;
-}
-
-export interface ExperimentCallbacks {
-  /** A long phase starts; `progress` reports within it. */
-  phase?: (phase: Phase) => void;
-  progress?: (done: number, info?: Record<string, string>) => void;
-  log?: (line: string) => void;
-}
 
 export interface ModelReport {
   name: 'natural' | 'adversarial';
@@ -103,9 +92,6 @@ export const MADRY_MNIST_DEFAULTS = {
   trainCount: 60000,
 };
 
-function definedOnly<T extends object>(options: T): Partial<T> {
-  return Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as Partial<T>;
-}
 
 const EPS = 0.3;
 const SWEEP_EPS = [0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4];

@@ -1,3 +1,3 @@
 export { type SafetensorsFile, loadSafetensors, parseSafetensors, saveSafetensors, serializeSafetensors } from './safetensors.js';
 export { writeChunksAtomic, writeFileAtomic } from './atomic.js';
-export { saveCheckpoint, loadCheckpoint, type Checkpoint } from './checkpoint.js';
+export { saveCheckpoint, loadCheckpoint, disposeCheckpoint, type Checkpoint } from './checkpoint.js';

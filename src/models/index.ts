@@ -14,3 +14,7 @@ export { convertTimmVit } from './vit-convert.js';
 export { SwinTransformer, type SwinConfig, SWIN_PRESETS, swinParameterCount, swinT, swinS, swinB, swinL, swinTinyMnist, swinTinyCifar } from './swin.js';
 export * from './swin-windows.js';
 export * from './flops.js';
+export {
+  GanGenerator, GanDiscriminator, type GanGeneratorConfig, type GanDiscriminatorConfig, GAN_GENERATOR_DEFAULTS, GAN_DISCRIMINATOR_DEFAULTS,
+  ganGeneratorParameterCount, ganDiscriminatorParameterCount, ganMnistGenerator, ganMnistDiscriminator, sampleLatent,
+} from './gan.js';

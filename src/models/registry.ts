@@ -5,8 +5,18 @@ import type { RecipeName } from '../train/recipes.js';
 import { MADRY_CNN_DEFAULTS, madryCnn, madryCnnParameterCount } from './madry-cnn.js';
 import { VIT_MODEL_ENTRIES } from './vit.js';
 
-export interface ModelEntry {
+/**
+ * What a model does, which decides how it is fed, trained, evaluated and
+ * run by `netlab predict`: classifiers take images and give logits; a GAN's
+ * generator takes noise and gives images, its discriminator takes images and
+ * gives one logit each (real against generated).
+ */
+export const TASKS = ['image-classification', 'image-generation', 'real-fake-discrimination'] as const;
+export type Task = (typeof TASKS)[number];
+
+interface BaseEntry {
   name: string;
+  task: Task;
   /** One line on what it is and where it comes from. */
   description: string;
   build: (options?: Record<string, unknown>) => Module;
@@ -14,6 +24,10 @@ export interface ModelEntry {
   config: object;
   /** Learnable parameters of the model as built with no options (torchvision's `num_params`). */
   parameterCount: number;
+}
+
+export interface ClassifierEntry extends BaseEntry {
+  task: 'image-classification';
   /** [channels, height, width] of one input image. */
   inputSize: [number, number, number];
   numClasses: number;
@@ -22,6 +36,28 @@ export interface ModelEntry {
   /** The training recipe of the paper that introduced it (`netlab train --preset`). */
   recipe: RecipeName;
 }
+
+export interface GeneratorEntry extends BaseEntry {
+  task: 'image-generation';
+  /** Size of the noise vector z. */
+  latentDim: number;
+  /** [channels, height, width] of one generated image (flattened in the output). */
+  outputSize: [number, number, number];
+  /** The discriminator it is trained against. */
+  partner: string;
+}
+
+export interface DiscriminatorEntry extends BaseEntry {
+  task: 'real-fake-discrimination';
+  /** [channels, height, width] of one input image (taken flattened). */
+  inputSize: [number, number, number];
+  /** The generator it is trained against. */
+  partner: string;
+}
+
+export type ModelEntry = ClassifierEntry | GeneratorEntry | DiscriminatorEntry;
+
+type EntryOf<T extends Task> = Extract<ModelEntry, { task: T }>;
 
 const REGISTRY = new Map<string, ModelEntry>();
 
@@ -35,14 +71,19 @@ export function getModel(name: string, options: Record<string, unknown> = {}): M
   return getModelEntry(name).build(options);
 }
 
-export function getModelEntry(name: string): ModelEntry {
+/** The entry of a registered model; with `task`, an error unless the model does that task. */
+export function getModelEntry(name: string): ModelEntry;
+export function getModelEntry<T extends Task>(name: string, task: T): EntryOf<T>;
+export function getModelEntry(name: string, task?: Task): ModelEntry {
   const entry = REGISTRY.get(name);
-  if (entry === undefined) throw new Error(`unknown model '${name}'; registered models: ${listModels().join(', ')}`);
+  if (entry === undefined) throw new Error(`unknown model '${name}'; registered models: ${listModels(task).join(', ')}`);
+  if (task !== undefined && entry.task !== task) throw new Error(`'${name}' is a model for ${entry.task}, not ${task}; models for ${task}: ${listModels(task).join(', ')}`);
   return entry;
 }
 
-export function listModels(): string[] {
-  return [...REGISTRY.keys()].sort();
+/** The registered names, sorted; with `task`, only the models for it. */
+export function listModels(task?: Task): string[] {
+  return [...REGISTRY.values()].filter((e) => task === undefined || e.task === task).map((e) => e.name).sort();
 }
 
 /** The number of learnable parameters. */
@@ -52,6 +93,7 @@ export function parameterCount(model: Module): number {
 
 registerModel({
   name: 'madry-cnn',
+  task: 'image-classification',
   description: 'MNIST CNN of Madry et al. (2018): conv5x5-32, pool, conv5x5-64, pool, fc1024, fc10',
   build: (options) => madryCnn(options),
   config: MADRY_CNN_DEFAULTS,
@@ -69,3 +111,6 @@ for (const entry of RESNET_MODELS) registerModel(entry);
 
 import { SWIN_MODELS } from './swin.js';
 for (const entry of SWIN_MODELS) registerModel(entry);
+
+import { GAN_MODELS } from './gan.js';
+for (const entry of GAN_MODELS) registerModel(entry);

@@ -18,7 +18,7 @@ import * as init from '../nn/init.js';
 import { AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Linear, MaxPool2d, ReLU } from '../nn/layers.js';
 import { Sequential } from '../nn/container.js';
 import { Module } from '../nn/module.js';
-import type { ModelEntry } from './registry.js';
+import type { ClassifierEntry } from './registry.js';
 
 // ---------------------------------------------------------------- helpers
 
@@ -738,8 +738,8 @@ const CIFAR10_NORMALIZATION = { mean: [0.4914, 0.4822, 0.4465], std: [0.247, 0.2
 const CIFAR_DEPTHS = [20, 32, 44, 56, 110];
 
 /** Every network of this file, for the registry. */
-export const RESNET_MODELS: ModelEntry[] = [
-  ...(Object.keys(IMAGENET_RESNETS) as ImageNetResNetName[]).map((name): ModelEntry => {
+export const RESNET_MODELS: ClassifierEntry[] = [
+  ...(Object.keys(IMAGENET_RESNETS) as ImageNetResNetName[]).map((name): ClassifierEntry => {
     const { block, layers } = IMAGENET_RESNETS[name];
     return {
       name,
@@ -750,10 +750,11 @@ export const RESNET_MODELS: ModelEntry[] = [
       inputSize: [3, 224, 224],
       numClasses: 1000,
       normalization: IMAGENET_NORMALIZATION,
+      task: 'image-classification',
       recipe: 'resnet',
     };
   }),
-  ...CIFAR_DEPTHS.map((depth): ModelEntry => ({
+  ...CIFAR_DEPTHS.map((depth): ClassifierEntry => ({
     name: `resnet${depth}`,
     description: `CIFAR-10 ResNet-${depth} of He et al. (2016), Section 4.2 (option A shortcuts by default)`,
     build: (options) => cifarBuilder(depth)(options as CifarBuilderConfig),
@@ -762,9 +763,10 @@ export const RESNET_MODELS: ModelEntry[] = [
     inputSize: [3, 32, 32],
     numClasses: 10,
     normalization: CIFAR10_NORMALIZATION,
+    task: 'image-classification',
     recipe: 'resnet',
   })),
-  ...CIFAR_DEPTHS.map((depth): ModelEntry => ({
+  ...CIFAR_DEPTHS.map((depth): ClassifierEntry => ({
     name: `plain${depth}`,
     description: `CIFAR-10 plain ${depth}-layer network of He et al. (2016): ResNet-${depth} without shortcuts`,
     build: (options) => plainBuilder(depth)(options as PlainBuilderConfig),
@@ -773,6 +775,7 @@ export const RESNET_MODELS: ModelEntry[] = [
     inputSize: [3, 32, 32],
     numClasses: 10,
     normalization: CIFAR10_NORMALIZATION,
+    task: 'image-classification',
     recipe: 'resnet',
   })),
   {
@@ -785,6 +788,7 @@ export const RESNET_MODELS: ModelEntry[] = [
     numClasses: 10,
     // The model standardises each image itself.
     normalization: null,
+    task: 'image-classification',
     recipe: 'resnet',
   },
 ];

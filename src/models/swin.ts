@@ -15,7 +15,7 @@ import * as init from '../nn/init.js';
 import { AdaptiveAvgPool2d, Conv2d, Dropout, Flatten, GELU, LayerNorm, Linear } from '../nn/layers.js';
 import { Sequential } from '../nn/container.js';
 import { Buffer, Module, Parameter, pyRepr } from '../nn/module.js';
-import type { ModelEntry } from './registry.js';
+import type { ClassifierEntry } from './registry.js';
 import { relativePositionBias, relativePositionIndex, shiftedWindowAttention, type Pair } from './swin-windows.js';
 
 export interface SwinConfig {
@@ -401,7 +401,7 @@ const DESCRIPTIONS: Record<SwinPresetName, string> = {
   swin_tiny_cifar: 'Small Swin for CIFAR-10: patch 2, C=48, depths 2-2-2, window 4 (16x16, 8x8, 4x4 tokens)',
 };
 
-const INPUTS: Record<SwinPresetName, { inputSize: [number, number, number]; normalization: ModelEntry['normalization'] }> = {
+const INPUTS: Record<SwinPresetName, { inputSize: [number, number, number]; normalization: ClassifierEntry['normalization'] }> = {
   swin_t: { inputSize: [3, 224, 224], normalization: IMAGENET },
   swin_s: { inputSize: [3, 224, 224], normalization: IMAGENET },
   swin_b: { inputSize: [3, 224, 224], normalization: IMAGENET },
@@ -412,7 +412,7 @@ const INPUTS: Record<SwinPresetName, { inputSize: [number, number, number]; norm
 };
 
 /** Registry entries for every Swin preset (registered by ./registry.ts). */
-export const SWIN_MODELS: ModelEntry[] = (Object.keys(SWIN_PRESETS) as SwinPresetName[]).map((name) => ({
+export const SWIN_MODELS: ClassifierEntry[] = (Object.keys(SWIN_PRESETS) as SwinPresetName[]).map((name) => ({
   name,
   description: DESCRIPTIONS[name],
   build: (options?: Record<string, unknown>) => preset(name, (options ?? {}) as Partial<SwinConfig>),
@@ -421,5 +421,6 @@ export const SWIN_MODELS: ModelEntry[] = (Object.keys(SWIN_PRESETS) as SwinPrese
   inputSize: INPUTS[name].inputSize,
   numClasses: SWIN_PRESETS[name].numClasses,
   normalization: INPUTS[name].normalization,
+  task: 'image-classification',
   recipe: 'swin',
 }));

@@ -18,7 +18,7 @@ import { MultiheadAttention } from '../nn/attention.js';
 import { ModuleDict, Sequential } from '../nn/container.js';
 import { Conv2d, Dropout, GELU, LayerNorm, Linear, Tanh } from '../nn/layers.js';
 import { Module, Parameter } from '../nn/module.js';
-import type { ModelEntry } from './registry.js';
+import type { ClassifierEntry } from './registry.js';
 
 // ---- configuration ------------------------------------------------------------
 
@@ -510,7 +510,7 @@ const DESCRIPTIONS: Record<ViTPreset, string> = {
 };
 
 /** Registry entries for every preset; the registry adds them. */
-export const VIT_MODEL_ENTRIES: ModelEntry[] = (Object.keys(VIT_PRESETS) as ViTPreset[]).map((name) => {
+export const VIT_MODEL_ENTRIES: ClassifierEntry[] = (Object.keys(VIT_PRESETS) as ViTPreset[]).map((name) => {
   const config = vitConfig(VIT_PRESETS[name]);
   return {
     name,
@@ -521,6 +521,7 @@ export const VIT_MODEL_ENTRIES: ModelEntry[] = (Object.keys(VIT_PRESETS) as ViTP
     inputSize: [config.inChannels, config.imageSize, config.imageSize],
     numClasses: config.numClasses,
     normalization: config.numClasses === 1000 ? IMAGENET : null,
+    task: 'image-classification',
     recipe: 'vit',
   };
 });

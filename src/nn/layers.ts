@@ -63,6 +63,47 @@ export class Linear extends Module {
   }
 }
 
+/**
+ * Maxout (Goodfellow et al., 2013): `numUnits` outputs, each the maximum of
+ * `numPieces` affine pieces of the input. PyTorch has no such layer; NetLab
+ * stores it as one Linear map, `weight` [numUnits·numPieces, in] and `bias`
+ * [numUnits·numPieces], whose rows u·numPieces … u·numPieces + numPieces − 1
+ * are unit u's pieces (pylearn2's grouping of consecutive pieces). So
+ * `maxout(x) = linear(x).view(N, numUnits, numPieces).amax(2)`, and a PyTorch
+ * `nn.Linear(in, numUnits * numPieces)` holds the same weights under the same keys.
+ * Initialised as Linear; the GAN builders overwrite it with their own ranges.
+ */
+export class Maxout extends Module {
+  readonly inFeatures: number;
+  readonly numUnits: number;
+  readonly numPieces: number;
+  weight: Parameter;
+  bias: Parameter;
+
+  constructor(inFeatures: number, numUnits: number, numPieces: number) {
+    super();
+    this.inFeatures = positiveInt('Maxout', 'inFeatures', inFeatures);
+    this.numUnits = positiveInt('Maxout', 'numUnits', numUnits);
+    this.numPieces = positiveInt('Maxout', 'numPieces', numPieces);
+    this.weight = Parameter.adopt(empty([numUnits * numPieces, inFeatures]));
+    this.bias = Parameter.adopt(empty([numUnits * numPieces]));
+    init.kaimingUniform_(this.weight, { a: Math.sqrt(5) });
+    const bound = 1 / Math.sqrt(inFeatures);
+    init.uniform_(this.bias, -bound, bound);
+  }
+
+  forward(x: Tensor): Tensor {
+    if (x.ndim !== 2 || x.shape[1] !== this.inFeatures) throw new RangeError(`Maxout: expected input [N, ${this.inFeatures}], got ${x.describe()}`);
+    using z = F.linear(x, this.weight, this.bias); // (N, units·pieces)
+    using pieces = z.view(x.shape[0], this.numUnits, this.numPieces); // (N, units, pieces)
+    return pieces.amax(2); // (N, units)
+  }
+
+  protected override extraRepr(): string {
+    return `in_features=${this.inFeatures}, num_units=${this.numUnits}, num_pieces=${this.numPieces}`;
+  }
+}
+
 /** Flattens dimensions startDim…endDim (by default all but the batch dimension). */
 export class Flatten extends Module {
   constructor(readonly startDim = 1, readonly endDim = -1) {

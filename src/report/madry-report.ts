@@ -2,20 +2,9 @@
 // file that opens offline — the results table beside the paper's numbers, the
 // accuracy-versus-ε curves (Chart.js, inlined), training curves, and a grid
 // of clean and adversarial digits with each model's predictions.
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-
 import type { MadryMnistResult } from '../experiments/madry-mnist.js';
+import { chartJsSource, DIGIT_SCRIPT, embedJson, escapeHtml } from './html.js';
 
-function chartJsSource(): string {
-  const entry = createRequire(import.meta.url).resolve('chart.js');
-  return readFileSync(join(dirname(entry), 'chart.umd.min.js'), 'utf8');
-}
-
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
 
 function pct(v: number | undefined): string {
   return v === undefined || Number.isNaN(v) ? '—' : `${(100 * v).toFixed(1)}%`;
@@ -39,11 +28,11 @@ export function renderMadryReport(result: MadryMnistResult): string {
       );
     }
   }
-  const data = JSON.stringify({
+  const data = embedJson({
     sweeps: result.models.map((m) => ({ name: m.name, fgsm: m.sweeps.fgsm, pgd: m.sweeps.pgd })),
     curves: result.models.map((m) => ({ name: m.name, loss: m.lossCurve })),
     digits: result.digits,
-  }).replace(/</g, '\\u003c');
+  });
   const training = result.models
     .map((m) => `<li>${m.name}: ${m.trainSteps} steps in ${(m.trainSeconds / 60).toFixed(1)} min; test accuracy by epoch ${m.epochs.map((e) => pct(e.testAccuracy)).join(', ')}</li>`)
     .join('');
@@ -80,17 +69,7 @@ sweepChart('fgsm', 'fgsm');
 sweepChart('pgd', 'pgd');
 new Chart(document.getElementById('loss'), { type: 'line', data: { datasets: data.curves.map((c) => ({ label: c.name, borderColor: colors[c.name], pointRadius: 0, data: c.loss.map((p) => ({ x: p.step, y: p.loss })) })) },
   options: { scales: { x: { type: 'linear', title: { display: true, text: 'step' } }, y: { type: 'logarithmic', title: { display: true, text: 'cross-entropy' } } } } });
-function digit(pixels, caption, bad) {
-  const fig = document.createElement('figure');
-  const canvas = document.createElement('canvas');
-  canvas.width = 28; canvas.height = 28; canvas.className = 'digit';
-  const ctx = canvas.getContext('2d'); const img = ctx.createImageData(28, 28);
-  pixels.forEach((v, i) => { img.data[4 * i] = img.data[4 * i + 1] = img.data[4 * i + 2] = v; img.data[4 * i + 3] = 255; });
-  ctx.putImageData(img, 0, 0);
-  fig.append(canvas);
-  const cap = document.createElement('figcaption'); cap.textContent = caption; if (bad) cap.className = 'bad';
-  fig.append(cap); return fig;
-}
+${DIGIT_SCRIPT}
 const grid = document.getElementById('digits');
 for (const d of data.digits) {
   grid.append(digit(d.pixels, 'label ' + d.label, false));

@@ -12,7 +12,7 @@ import * as F from '../nn/functional.js';
 import type { Module } from '../nn/module.js';
 import type { Optimizer } from '../optim/optimizer.js';
 import type { DataLoader, DataLoaderState } from '../data/dataset.js';
-import { loadCheckpoint, saveCheckpoint } from '../io/checkpoint.js';
+import { disposeCheckpoint, loadCheckpoint, saveCheckpoint } from '../io/checkpoint.js';
 
 /** A schedule the trainer can step and checkpoint: the LRScheduler family or ReduceLROnPlateau. */
 export interface Schedule {
@@ -113,8 +113,8 @@ export function fit(options: FitOptions): FitResult {
     const progress: Progress = { epoch, step, loader: loader.stateDict(), losses: result.losses, epochs: result.epochs };
     scope(() => {
       saveCheckpoint(options.checkpointPath!, {
-        model: model.stateDict(),
-        optimizer: optimizer.stateDict(),
+        models: { model: model.stateDict() },
+        optimizers: { optimizer: optimizer.stateDict() },
         scheduler: options.schedule?.stateDict(),
         rng: getRngState(),
         progress: progress as unknown as Record<string, unknown>,
@@ -181,9 +181,10 @@ function currentLr(optimizer: Optimizer<any, any>): number {
 function restore(options: FitOptions): Progress {
   const saved = loadCheckpoint(options.checkpointPath!);
   try {
-    options.model.loadStateDict(saved.model);
-    if (saved.optimizer === undefined) throw new Error(`${options.checkpointPath}: the checkpoint has no optimizer state`);
-    options.optimizer.loadStateDict(saved.optimizer);
+    const [model, optimizer] = [saved.models.model, saved.optimizers?.optimizer];
+    if (model === undefined || optimizer === undefined) throw new Error(`${options.checkpointPath}: the checkpoint has no model and optimizer state`);
+    options.model.loadStateDict(model);
+    options.optimizer.loadStateDict(optimizer);
     if (options.schedule !== undefined) {
       if (saved.scheduler === undefined) throw new Error(`${options.checkpointPath}: the checkpoint has no schedule state`);
       options.schedule.loadStateDict(saved.scheduler);
@@ -194,9 +195,7 @@ function restore(options: FitOptions): Progress {
     options.loader.loadStateDict(progress.loader);
     return progress;
   } finally {
-    for (const t of saved.model.values()) t.dispose();
-    for (const entries of Object.values(saved.optimizer?.state ?? {})) for (const v of Object.values(entries)) if (typeof v === 'object' && v !== null) v.dispose();
-    saved.rng?.dispose();
+    disposeCheckpoint(saved);
   }
 }
 

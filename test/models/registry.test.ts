@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { getModel, getModelEntry, listModels, parameterCount } from '../../src/models/registry.js';
+import { getModel, getModelEntry, listModels, parameterCount, TASKS } from '../../src/models/registry.js';
 
 // Building a model this large takes seconds and gigabytes; the count of these
 // is checked from the same formulas against torchvision's own counts in
@@ -38,6 +38,9 @@ test("the counts equal the papers' and torchvision's", () => {
     resnet152: 60_192_808,
     // He et al., Table 6: 0.27M.
     resnet20: 269_722,
+    // Goodfellow et al.'s released mnist.yaml: 100→1200→1200→784, and 784→(240×5)→(240×5)→1.
+    gan_mnist_generator: 2_503_984,
+    gan_mnist_discriminator: 1_231_441,
     vit_b_16: 86_567_656,
     vit_l_16: 304_326_632,
     vit_h_14: 632_045_800,
@@ -47,9 +50,13 @@ test("the counts equal the papers' and torchvision's", () => {
   for (const [name, count] of Object.entries(published)) assert.equal(getModelEntry(name).parameterCount, count, name);
 });
 
-test('every entry names its configuration', () => {
-  for (const name of listModels()) {
-    const { config, inputSize, numClasses } = getModelEntry(name);
+test('every entry names its task, and the classifiers their configuration', () => {
+  for (const name of listModels()) assert.ok((TASKS as readonly string[]).includes(getModelEntry(name).task), name);
+  assert.deepEqual(listModels('image-generation'), ['gan_mnist_generator']);
+  assert.deepEqual(listModels('real-fake-discrimination'), ['gan_mnist_discriminator']);
+  assert.throws(() => getModelEntry('gan_mnist_generator', 'image-classification'), /'gan_mnist_generator' is a model for image-generation, not image-classification/);
+  for (const name of listModels('image-classification')) {
+    const { config, inputSize, numClasses } = getModelEntry(name, 'image-classification');
     assert.equal(typeof config, 'object', name);
     assert.ok('numClasses' in config && config.numClasses === numClasses, `${name}: config ${JSON.stringify(config)} has not numClasses ${numClasses}`);
     assert.equal(inputSize.length, 3, name);

@@ -405,10 +405,10 @@ describe('ResNet bad inputs', () => {
   });
 
   test('registry metadata', () => {
-    assert.deepEqual(getModelEntry('resnet50').inputSize, [3, 224, 224]);
-    assert.deepEqual(getModelEntry('resnet50').normalization, { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] });
-    assert.equal(getModelEntry('plain56').numClasses, 10);
-    assert.deepEqual(getModelEntry('resnet110').inputSize, [3, 32, 32]);
-    assert.equal(getModelEntry('madry-wrn').normalization, null);
+    assert.deepEqual(getModelEntry('resnet50', 'image-classification').inputSize, [3, 224, 224]);
+    assert.deepEqual(getModelEntry('resnet50', 'image-classification').normalization, { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] });
+    assert.equal(getModelEntry('plain56', 'image-classification').numClasses, 10);
+    assert.deepEqual(getModelEntry('resnet110', 'image-classification').inputSize, [3, 32, 32]);
+    assert.equal(getModelEntry('madry-wrn', 'image-classification').normalization, null);
   });
 });

@@ -385,12 +385,12 @@ describe('inputs, registry and training', () => {
 
   test('the registry builds every Swin with its metadata; the small ones run on MNIST and CIFAR shapes', () => {
     for (const [name, classes, size] of [['swin_t', 1000, 224], ['swin_s', 1000, 224], ['swin_b', 1000, 224], ['swin_l', 1000, 224], ['swin_tiny_mnist', 10, 32], ['swin_tiny_cifar', 10, 32]] as const) {
-      const entry = getModelEntry(name);
+      const entry = getModelEntry(name, 'image-classification');
       assert.equal(entry.numClasses, classes);
       assert.equal(entry.inputSize[1], size);
     }
     for (const name of ['swin_tiny_mnist', 'swin_tiny_cifar']) {
-      const entry = getModelEntry(name);
+      const entry = getModelEntry(name, 'image-classification');
       const model = getModel(name).eval();
       scope(() => {
         const logits = noGrad(() => model.forward(randn([2, ...entry.inputSize])) as Tensor);

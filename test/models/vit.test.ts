@@ -421,11 +421,11 @@ test('forward and backward leave no tensor behind', () => {
 test('the registry lists every ViT with its metadata and builds the small ones', () => {
   const names: ViTPreset[] = ['vit_b_16', 'vit_b_32', 'vit_l_16', 'vit_l_32', 'vit_h_14', 'vit_tiny_mnist', 'vit_tiny_cifar'];
   for (const name of names) assert.ok(listModels().includes(name), name);
-  assert.deepEqual(getModelEntry('vit_b_16').inputSize, [3, 224, 224]);
-  assert.equal(getModelEntry('vit_h_14').numClasses, 1000);
-  assert.deepEqual(getModelEntry('vit_tiny_mnist').inputSize, [1, 28, 28]);
-  assert.deepEqual(getModelEntry('vit_tiny_cifar').inputSize, [3, 32, 32]);
-  assert.equal(getModelEntry('vit_tiny_mnist').normalization, null);
+  assert.deepEqual(getModelEntry('vit_b_16', 'image-classification').inputSize, [3, 224, 224]);
+  assert.equal(getModelEntry('vit_h_14', 'image-classification').numClasses, 1000);
+  assert.deepEqual(getModelEntry('vit_tiny_mnist', 'image-classification').inputSize, [1, 28, 28]);
+  assert.deepEqual(getModelEntry('vit_tiny_cifar', 'image-classification').inputSize, [3, 32, 32]);
+  assert.equal(getModelEntry('vit_tiny_mnist', 'image-classification').normalization, null);
   scope(() => {
     const model = getModel('vit_tiny_mnist') as VisionTransformer;
     const logits = noGrad(() => model.eval().forward(rand([2, 1, 28, 28])));

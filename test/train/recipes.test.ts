@@ -54,10 +54,11 @@ test("ViT's schedule warms up over 10% of the steps, then decays linearly to 0",
   assert.ok(close(lr[100], 0));
 });
 
-test('a constant recipe has no schedule; every registered model names a recipe', () => {
+test('a constant recipe has no schedule; every registered classifier names a recipe', () => {
   assert.deepEqual(lrs(RECIPES.madry, 3, 2).lrs, [0.1, 0.1, 0.1, 0.1]);
-  for (const name of listModels()) assert.ok(getModelEntry(name).recipe in RECIPES, `${name}: ${getModelEntry(name).recipe}`);
-  assert.equal(getModelEntry('resnet20').recipe, 'resnet');
-  assert.equal(getModelEntry('vit_b_16').recipe, 'vit');
-  assert.equal(getModelEntry('swin_t').recipe, 'swin');
+  const recipe = (name: string) => getModelEntry(name, 'image-classification').recipe;
+  for (const name of listModels('image-classification')) assert.ok(recipe(name) in RECIPES, `${name}: ${recipe(name)}`);
+  assert.equal(recipe('resnet20'), 'resnet');
+  assert.equal(recipe('vit_b_16'), 'vit');
+  assert.equal(recipe('swin_t'), 'swin');
 });
