@@ -58,7 +58,7 @@ export interface GanMnistOptions {
 
 export const GAN_MNIST_DEFAULTS = {
   seed: 0,
-  minutes: 45,
+  minutes: 55,
   epochs: 1000,
   optimizer: GAN_TRAINING_DEFAULTS.optimizer,
   update: GAN_TRAINING_DEFAULTS.update,
@@ -195,6 +195,7 @@ function train(generator: GanGenerator, discriminator: GanDiscriminator, images:
   const budget = o.minutes * 60;
   callbacks.phase?.({ name: `GAN training (${o.optimizer}, ${o.update})`, total: Math.round(budget), unit: 's' });
   const adam = o.optimizer === 'adam' ? { lr: 2e-4 } : {};
+  const started = performance.now();
   const result = trainGan(
     generator, discriminator, images,
     {
@@ -207,7 +208,7 @@ function train(generator: GanGenerator, discriminator: GanDiscriminator, images:
         if (s.step % CURVE_EVERY === 0) {
           curve.push({ step: s.step, lossD: window.lossD / CURVE_EVERY, lossG: window.lossG / CURVE_EVERY, dReal: window.dReal / CURVE_EVERY, dFake: window.dFake / CURVE_EVERY });
           window = { lossD: 0, lossG: 0, dReal: 0, dFake: 0 };
-          callbacks.progress?.(0, { epoch: String(s.epoch + 1), 'D(x)': s.dReal.toFixed(2), 'D(G(z))': s.dFake.toFixed(2) });
+          callbacks.progress?.(Math.round((performance.now() - started) / 1000), { epoch: String(s.epoch + 1), 'D(x)': s.dReal.toFixed(2), 'D(G(z))': s.dFake.toFixed(2) });
         }
       },
     },
