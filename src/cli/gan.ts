@@ -44,9 +44,8 @@ export function runGanSample(values: Values): { n: number; seed: number; out: st
   const out = safetensorsPath('gan sample', 'out', values.out, false);
   if (typeof values.weights === 'string') safetensorsPath('gan sample', 'weights', values.weights, true);
   if (values.threads !== undefined) setNumThreads(numberOption('gan sample', 'threads', values.threads, { min: 1, integer: true }));
-  const { model, metadata, path } = buildWithWeights('gan sample', GENERATOR, values.weights, {});
+  const { model, path } = buildWithWeights('gan sample', GENERATOR, values.weights, {});
   try {
-    if (metadata.arch !== undefined && metadata.arch !== GENERATOR) throw new Error(`gan sample: ${path} holds '${metadata.arch}' weights, not a generator (${GENERATOR})`);
     const generator = model as GanGenerator;
     generator.eval();
     manualSeed(seed);

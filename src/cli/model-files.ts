@@ -123,6 +123,8 @@ export function buildWithWeights(
   if (!existsSync(path)) throw new Error(`${command}: weights file not found: ${path}`);
   const file = loadSafetensors(path);
   try {
+    const stored = file.metadata.arch;
+    if (stored !== undefined && stored !== arch) throw new Error(`${command}: ${path} holds '${stored}' weights, not '${arch}'`);
     const options = parseMetadata<Record<string, unknown>>(command, path, file.metadata, 'build_options') ?? fallback;
     const model = getModel(arch, options);
     try {
