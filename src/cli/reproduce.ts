@@ -85,7 +85,7 @@ export function runReproduceGan(values: Values): GanMnistResult {
       `  this run           ${p.generator.logLikelihood.toFixed(1)} ± ${p.generator.standardError.toFixed(1)}  (σ = ${p.generator.sigma.toFixed(3)}, ${result.training.generatorSteps} G steps, ${(result.training.seconds / 60).toFixed(1)} min)`,
       ...result.paper.table1.map((r) => `  ${r.model.padEnd(18)} ${r.logLikelihood} ± ${r.standardError}  (paper)`),
       `  real images        ${p.realData.logLikelihood.toFixed(1)} ± ${p.realData.standardError.toFixed(1)}  (the estimator on data)`,
-      `1-D check: mean |D − D*| = ${result.toy.meanGap.toFixed(4)}`,
+      `1-D check: mean |D − D*| = ${result.toy.separate.meanGap.toFixed(4)}; with p_g = p_data, mean |D − ½| = ${result.toy.equal.meanGap.toFixed(4)} and value ${result.toy.equal.value.toFixed(4)} (−log 4 = ${(-Math.log(4)).toFixed(4)})`,
       '',
       `Results in ${outDir}: generator.safetensors, discriminator.safetensors, results.json, report.html`,
     ].join('\n'),

@@ -10,14 +10,15 @@ function nats(estimate: { logLikelihood: number; standardError: number }): strin
 }
 
 export function renderGanReport(result: GanMnistResult): string {
-  const { parzen, training, toy, options: o } = result;
+  const { parzen, training, options: o } = result;
+  const { separate: toy, equal } = result.toy;
   const rows = [
     ...result.paper.table1.map((r) => `<tr><td>${escapeHtml(r.model)}</td><td>paper, Table 1</td><td>${nats(r)}</td><td>—</td></tr>`),
     `<tr class="ours"><td>Adversarial nets (NetLab)</td><td>this run: ${training.generatorSteps.toLocaleString('en-US')} G steps, ${(training.seconds / 60).toFixed(0)} min</td><td>${nats(parzen.generator)}</td><td>${parzen.generator.sigma.toFixed(3)}</td></tr>`,
     `<tr><td>Real MNIST training images</td><td>the same estimator on ${parzen.realData.samples.toLocaleString('en-US')} real images</td><td>${nats(parzen.realData)}</td><td>${parzen.realData.sigma.toFixed(3)}</td></tr>`,
   ];
   const data = embedJson({
-    curve: training.curve,
+    epochs: training.epochs,
     validation: { generator: parzen.generator.validation, real: parzen.realData.validation },
     figures: result.figures,
     toy: { x: toy.x, pData: toy.pData, pG: toy.pG, optimal: toy.optimal, trained: toy.trained },
@@ -49,14 +50,15 @@ the mean log-likelihood of ${parzen.generator.testImages.toLocaleString('en-US')
 its value says little about sample quality. It is kept because it is the paper's protocol; compare the real-data row.</p>
 
 <div class="charts">
-<div><h3>Losses (means over ${100} generator steps)</h3><canvas id="loss"></canvas></div>
-<div><h3>Mean D(x) on real images and D(G(z)) on samples</h3><canvas id="dout"></canvas></div>
+<div><h3>Losses (means over each epoch)</h3><canvas id="loss"></canvas></div>
+<div><h3>Mean D(x) on real images and D(G(z)) on samples, by epoch</h3><canvas id="dout"></canvas></div>
 <div><h3>Choosing σ: validation log-likelihood</h3><canvas id="sigma"></canvas></div>
 <div><h3>Proposition 1 in one dimension</h3><canvas id="toy"></canvas>
 <small>p_data = N(${toy.dataMean}, ${toy.dataStd}²), a fixed generator x = ${toy.generatorMean} + ${toy.generatorStd}·z; a discriminator trained
 ${toy.steps.toLocaleString('en-US')} steps against it is within ${toy.meanGap.toFixed(3)} of D* = p_data/(p_data + p_g) on average over the support
 (${toy.weightedGap.toFixed(3)} weighted by density). The game's value at the trained D is ${toy.value.toFixed(4)}, at D* ${toy.optimalValue.toFixed(4)}
-(−log 4 = ${(-Math.log(4)).toFixed(4)} only when p_g = p_data).</small></div>
+(−log 4 = ${(-Math.log(4)).toFixed(4)} only when p_g = p_data). With the generator moved onto the data (x = z, p_g = p_data), the trained D is
+within ${equal.meanGap.toFixed(3)} of ½ on average and the value is ${equal.value.toFixed(4)}: Theorem 1's global optimum.</small></div>
 </div>
 
 <h2>Samples and their nearest training images (Figure 2)</h2>
@@ -71,13 +73,13 @@ const data = ${data};
 ${DIGIT_SCRIPT}
 const line = (label, color, points) => ({ label, borderColor: color, pointRadius: 0, borderWidth: 1.5, data: points });
 new Chart(document.getElementById('loss'), { type: 'line', data: { datasets: [
-  line('D loss', '#1f77b4', data.curve.map((p) => ({ x: p.step, y: p.lossD }))),
-  line('G loss', '#d62728', data.curve.map((p) => ({ x: p.step, y: p.lossG }))) ] },
-  options: { scales: { x: { type: 'linear', title: { display: true, text: 'generator step' } } } } });
+  line('D loss', '#1f77b4', data.epochs.map((e) => ({ x: e.epoch + 1, y: e.lossD }))),
+  line('G loss', '#d62728', data.epochs.map((e) => ({ x: e.epoch + 1, y: e.lossG }))) ] },
+  options: { scales: { x: { type: 'linear', title: { display: true, text: 'epoch' } } } } });
 new Chart(document.getElementById('dout'), { type: 'line', data: { datasets: [
-  line('D(x)', '#2ca02c', data.curve.map((p) => ({ x: p.step, y: p.dReal }))),
-  line('D(G(z))', '#ff7f0e', data.curve.map((p) => ({ x: p.step, y: p.dFake }))) ] },
-  options: { scales: { x: { type: 'linear', title: { display: true, text: 'generator step' } }, y: { min: 0, max: 1 } } } });
+  line('D(x)', '#2ca02c', data.epochs.map((e) => ({ x: e.epoch + 1, y: e.dReal }))),
+  line('D(G(z))', '#ff7f0e', data.epochs.map((e) => ({ x: e.epoch + 1, y: e.dFake }))) ] },
+  options: { scales: { x: { type: 'linear', title: { display: true, text: 'epoch' } }, y: { min: 0, max: 1 } } } });
 new Chart(document.getElementById('sigma'), { type: 'line', data: { datasets: [
   { ...line('generator samples', '#d62728', data.validation.generator.map((p) => ({ x: p.sigma, y: p.logLikelihood }))), pointRadius: 3 },
   { ...line('real images', '#555', data.validation.real.map((p) => ({ x: p.sigma, y: p.logLikelihood }))), pointRadius: 3 } ] },

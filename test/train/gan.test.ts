@@ -140,6 +140,15 @@ test('Proposition 1: with G fixed, the trained discriminator approaches D* = p_d
   assert.ok(toy.optimalValue > -Math.log(4));
 });
 
+test('Theorem 1: with p_g = p_data the trained discriminator is ½ everywhere and the value is −log 4', () => {
+  const toy = optimalDiscriminatorCheck({ steps: 3000, seed: 0, generator: { mean: 0, std: 1 } });
+  assert.ok(toy.optimal.every((d) => Math.abs(d - 0.5) < 1e-12));
+  assert.ok(toy.meanGap < 0.05, `mean |D − ½| ${toy.meanGap}`);
+  // The value at D = ½ + δ is −log 4 − O(δ²): a gap of 0.05 costs at most 0.01.
+  assert.ok(Math.abs(toy.value + Math.log(4)) < 0.01, `value ${toy.value}`);
+  assert.throws(() => optimalDiscriminatorCheck({ steps: 0 }), /steps must be a positive integer, got 0/);
+});
+
 test('bad options get clear errors', () => {
   const { g, d } = pair(3);
   try {
