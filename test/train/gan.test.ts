@@ -64,10 +64,11 @@ for (const update of ['simultaneous', 'alternating'] as const) {
     const path = join(dir, `${update}.safetensors`);
     const midway = join(dir, `${update}-midway.safetensors`);
     try {
-      // 6 batches an epoch; a checkpoint every 2 generator steps. The copy taken
-      // at the generator step after the 4th holds the state after step 4 of 6 (alternating: 2 of 3).
+      // 6 batches an epoch (alternating with k = 2: 3 generator steps); a checkpoint
+      // every 2 generator steps. The copy taken at generator step 5 holds the state
+      // after step 4: inside the first epoch (simultaneous) or the second (alternating).
       const stepsPerEpoch = update === 'alternating' ? 3 : 6;
-      const copyAt = update === 'alternating' ? 5 : 5;
+      const copyAt = 5;
       manualSeed(20);
       const full = trainGan(straight.g, straight.d, images, { ...options, epochs: 2, checkpointPath: path, checkpointEvery: 2 }, {
         onStep: (s) => {
@@ -77,7 +78,7 @@ for (const update of ['simultaneous', 'alternating'] as const) {
       assert.equal(full.generatorSteps, 2 * stepsPerEpoch);
       assert.equal(full.epochs.length, 2);
 
-      // From the middle of the first epoch (or the start of the second).
+      // From inside an epoch.
       const resumed = pair(99);
       const fromMidway = trainGan(resumed.g, resumed.d, images, { ...options, epochs: 2, checkpointPath: midway, resume: true });
       assert.equal(fromMidway.resumedFrom?.generatorSteps, 4);
