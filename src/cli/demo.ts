@@ -8,7 +8,7 @@ import { writeFileAtomic } from '../io/atomic.js';
 import { MADRY_MNIST_DEFAULTS as D, runMadryMnist, type MadryMnistResult } from '../experiments/madry-mnist.js';
 import { renderMadryReport } from '../report/madry-report.js';
 import { numberOption, type CommandSpec } from './args.js';
-import { progressBar, type Progress } from './progress.js';
+import { terminalCallbacks } from './progress.js';
 
 export const DEMO: CommandSpec = {
   name: 'reproduce madry',
@@ -48,18 +48,11 @@ export function runDemo(values: Record<string, string | boolean | undefined>): M
     trainCount: numberOption('reproduce madry', 'train-n', values['train-n'], { min: 50, max: 60000, integer: true }),
     dataRoot: typeof values['data-root'] === 'string' ? values['data-root'] : undefined,
   };
-  const log = (line: string) => process.stderr.write(line + '\n');
+  const callbacks = terminalCallbacks();
+  const log = callbacks.log!;
   log(`netlab reproduce madry: Madry et al. (2018) on MNIST; writing to ${outDir}`);
-  let bar: Progress | null = null;
-  const result = runMadryMnist(options, {
-    log,
-    phase: (p) => {
-      bar?.stop();
-      bar = progressBar(p.name, p.total, p.unit);
-    },
-    progress: (done, info) => bar?.update(done, info),
-  });
-  (bar as Progress | null)?.stop();
+  const result = runMadryMnist(options, callbacks);
+  callbacks.stop();
   const reportPath = join(outDir, 'report.html');
   writeFileAtomic(reportPath, renderMadryReport(result));
   log('');

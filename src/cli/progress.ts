@@ -3,6 +3,8 @@
 // a pipe, so logs stay readable.
 import cliProgress from 'cli-progress';
 
+import type { ExperimentCallbacks } from '../experiments/experiment.js';
+
 export interface Progress {
   update(done: number, fields?: Record<string, string>): void;
   stop(): void;
@@ -52,4 +54,18 @@ export function formatSeconds(seconds: number): string {
   if (!Number.isFinite(seconds)) return '?';
   const s = Math.round(seconds);
   return s >= 3600 ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m` : s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
+}
+
+/** An experiment's log lines and a progress bar per phase, on stderr; `stop` ends the last bar. */
+export function terminalCallbacks(): ExperimentCallbacks & { stop: () => void } {
+  let bar: Progress | null = null;
+  return {
+    log: (line) => process.stderr.write(line + '\n'),
+    phase: (p) => {
+      bar?.stop();
+      bar = progressBar(p.name, p.total, p.unit);
+    },
+    progress: (done, info) => bar?.update(done, info),
+    stop: () => bar?.stop(),
+  };
 }

@@ -6,26 +6,11 @@ import { setNumThreads } from '../tensor/index.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { GAN_MNIST_DEFAULTS as G, runGanMnist, type GanMnistResult } from '../experiments/goodfellow-gan.js';
 import { renderGanReport } from '../report/gan-report.js';
-import type { ExperimentCallbacks } from '../experiments/experiment.js';
 import { choiceOption, numberOption, UsageError, type CommandSpec } from './args.js';
 import { DEMO, runDemo } from './demo.js';
-import { progressBar, type Progress } from './progress.js';
+import { terminalCallbacks } from './progress.js';
 
 type Values = Record<string, string | boolean | undefined>;
-
-/** Progress lines and bars on stderr for an experiment's phases. */
-export function terminalCallbacks(): ExperimentCallbacks & { stop: () => void } {
-  let bar: Progress | null = null;
-  return {
-    log: (line) => process.stderr.write(line + '\n'),
-    phase: (p) => {
-      bar?.stop();
-      bar = progressBar(p.name, p.total, p.unit);
-    },
-    progress: (done, info) => bar?.update(done, info),
-    stop: () => bar?.stop(),
-  };
-}
 
 export const REPRODUCE_GAN: CommandSpec = {
   name: 'reproduce gan',
