@@ -50,7 +50,8 @@ function fileOption(name: string, value: string | boolean | undefined, mustExist
 
 export interface PredictSummary {
   n: number;
-  classes: number;
+  /** Classes of a classifier's logits; absent for the tasks that write other tensors. */
+  classes?: number;
   output: string | null;
   /** For image inputs: each file's top classes. */
   images?: { file: string; top: { class: number; name: string; probability: number }[] }[];
@@ -144,7 +145,7 @@ function predictNamedTensors(entry: GeneratorEntry | DiscriminatorEntry, inputPa
         out.dispose();
       }
       process.stderr.write(`predict: ${x.shape[0]} inputs → ${output}\n`);
-      return { n: x.shape[0], classes: 0, output };
+      return { n: x.shape[0], output };
     } finally {
       x.dispose();
     }
