@@ -5,7 +5,8 @@
 // be given, random or least likely, the caller's tensors are never touched,
 // and every result is re-checked against the attack's constraints.
 import { enableGrad, grad, noGrad } from '../tensor/autograd.js';
-import { randint, tensor } from '../tensor/creation.js';
+import { full, randint, tensor, zeros } from '../tensor/creation.js';
+import { where } from '../tensor/ops.js';
 import { scope } from '../tensor/scope.js';
 import { describeValue, Tensor } from '../tensor/tensor.js';
 import * as F from '../nn/functional.js';
@@ -52,6 +53,8 @@ export interface AttackResult {
   iterations: number;
   /** Iterative attacks with recordLoss: the loss of every example before each step and at the end, [restarts, steps + 1, N]. */
   lossHistory: Tensor | null;
+  /** Score-based attacks: the model evaluations spent on each example, float32 [N]; else null. */
+  queries: Tensor | null;
   /** Frees every tensor of the result. */
   dispose(): void;
 }
@@ -61,6 +64,7 @@ export interface AttackCore {
   adversarial: Tensor;
   iterations: number;
   lossHistory?: Tensor;
+  queries?: Tensor;
   /** Per-example success and attack loss at `adversarial`, when the attack already knows them (saves a forward pass). */
   success?: Tensor;
   loss?: Tensor;
@@ -85,10 +89,11 @@ export abstract class Attack {
 
   /**
    * The attack proper: returns the adversarial batch for inputs `x` (a copy
-   * the attack may use freely) and `goal` labels, towards them if `targeted`.
-   * Runs inside a scope with the model in evaluation mode.
+   * the attack may use freely) and `goal` labels, towards them if `targeted`;
+   * `labels` are the true labels (equal to `goal` when untargeted), for
+   * losses that need both. Runs inside a scope with the model in evaluation mode.
    */
-  protected abstract perturb(model: (x: Tensor) => Tensor, x: Tensor, goal: Tensor, targeted: boolean): AttackCore;
+  protected abstract perturb(model: (x: Tensor) => Tensor, x: Tensor, goal: Tensor, targeted: boolean, labels: Tensor): AttackCore;
 
   /** The largest distance the attack promises, or null if it is unbounded; checked on every result. */
   protected abstract bound(): { norm: Norm; eps: number } | null;
@@ -118,7 +123,7 @@ export abstract class Attack {
         const targeted = targets !== null;
         const goal = targets ?? labels;
         const input = x.detach().clone();
-        const core = this.perturb(forward, input, goal, targeted);
+        const core = this.perturb(forward, input, goal, targeted, labels);
         const adversarial = core.adversarial.detach();
         const [success, loss] =
           core.success !== undefined && core.loss !== undefined
@@ -128,7 +133,7 @@ export abstract class Attack {
                 return [reached(out, goal, targeted), attackLoss(out, goal, targeted)];
               });
         const distances = noGrad(() => perExampleDistances(adversarial, input));
-        const result = { adversarial, labels, targets, success, loss, iterations: core.iterations, lossHistory: core.lossHistory ?? null, ...distances };
+        const result = { adversarial, labels, targets, success, loss, iterations: core.iterations, lossHistory: core.lossHistory ?? null, queries: core.queries ?? null, ...distances };
         checkConstraints(this.name, result, input, this.clipsToBox ? this.box : null, this.bound());
         return { ...result, dispose: () => disposeResult(result) };
       });
@@ -150,7 +155,7 @@ export abstract class Attack {
 }
 
 function disposeResult(result: Omit<AttackResult, 'dispose'>): void {
-  for (const t of [result.adversarial, result.labels, result.targets, result.success, result.loss, result.l0, result.l2, result.linf, result.lossHistory]) t?.dispose();
+  for (const t of [result.adversarial, result.labels, result.targets, result.success, result.loss, result.l0, result.l2, result.linf, result.lossHistory, result.queries]) t?.dispose();
 }
 
 function asFunction(name: string, model: Classifier): (x: Tensor) => Tensor {
@@ -277,4 +282,61 @@ export function withNormalization(model: Classifier, mean: readonly number[], st
       const s = tensor([...std], { dtype: x.dtype, shape });
       return forward(x.sub(m).div(s));
     });
+}
+
+/** A per-example tensor [N] viewed as [N, 1, …] so it broadcasts over a batch with `ndim` dimensions. */
+export function perExample(t: Tensor, ndim: number): Tensor {
+  return t.view(t.shape[0], ...Array<number>(ndim - 1).fill(1));
+}
+
+/** Each example's norm of a batch [N, …]: L∞ (largest magnitude) or L2. float [N]. */
+export function exampleNorm(t: Tensor, norm: Norm): Tensor {
+  return scope(() => (norm === 'linf' ? t.flatten(1).abs().amax(1) : t.flatten(1).norm(2, 1)));
+}
+
+/** Replaces the tensors of a loop's state: disposes every old tensor the new state does not reuse. */
+export function advance<T extends object>(old: T, next: T): T {
+  const kept = new Set(Object.values(next));
+  for (const t of Object.values(old)) if (t instanceof Tensor && !kept.has(t)) t.dispose();
+  return next;
+}
+
+/** One run of an attack over some examples: its points, which reach the goal, and a score (higher is better). */
+export interface Run {
+  x: Tensor;
+  success: Tensor;
+  score: Tensor;
+}
+
+/**
+ * Runs `attempt` up to `times` times: first on every example of `x`
+ * (`idx` null), then each time only on the examples no run has broken yet
+ * (`idx` their positions). Keeps per example the first success, or else the
+ * best-scoring point. Stops early once every example is broken.
+ */
+export function bestOfRuns(x: Tensor, attempt: (idx: Tensor | null, run: number) => Run, times: number): Run & { runs: number } {
+  const n = x.shape[0];
+  let best: Run = noGrad(() => ({ x: x.clone(), success: zeros([n], { dtype: 'bool' }), score: full([n], -Infinity) }));
+  let runs = 0;
+  for (let r = 0; r < times; r++) {
+    const next = scope(() => {
+      const idx = r === 0 ? null : best.success.logicalNot().nonzero().flatten();
+      if (idx !== null && idx.shape[0] === 0) return null;
+      const run = attempt(idx, r);
+      return noGrad((): Run => {
+        if (idx === null) return run;
+        const old = { x: best.x.indexSelect(0, idx), score: best.score.indexSelect(0, idx) };
+        const better = run.success.logicalOr(run.score.gt(old.score));
+        return {
+          x: best.x.clone().indexPut_([idx], where(perExample(better, x.ndim), run.x, old.x)),
+          success: best.success.clone().indexPut_([idx], run.success),
+          score: best.score.clone().indexPut_([idx], where(better, run.score, old.score)),
+        };
+      });
+    });
+    if (next === null) break;
+    runs++;
+    best = advance(best, next);
+  }
+  return { ...best, runs };
 }

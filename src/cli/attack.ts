@@ -2,18 +2,25 @@
 // MNIST (or CIFAR-10) test set, or evaluate it against the paper's attack suite.
 import { resolve } from 'node:path';
 
-import { scope, setNumThreads, type Tensor } from '../tensor/index.js';
+import { scope, setNumThreads, tensor, type Tensor } from '../tensor/index.js';
 import { saveSafetensors } from '../io/safetensors.js';
 import { listModels } from '../models/registry.js';
 import type { Module } from '../nn/module.js';
+import { APGD, APGDT } from '../attacks/apgd.js';
 import { BIM } from '../attacks/bim.js';
+import { FAB, FABT } from '../attacks/fab.js';
 import { FGSM } from '../attacks/fgsm.js';
 import { PGD } from '../attacks/pgd.js';
-import type { Attack, Classifier } from '../attacks/attack.js';
+import { Square } from '../attacks/square.js';
+import type { Attack, Classifier, Norm } from '../attacks/attack.js';
 import { evaluateAttack, evaluateSuite, formatTable, type AttackSpec, type RobustnessRow } from '../eval/robustness.js';
+import { autoAttack, autoAttackRow, AUTOATTACK_VERSIONS, formatStages, type AutoAttackResult, type AutoAttackStage } from '../eval/autoattack.js';
+import { gradientMaskingFlags } from '../eval/diagnostics.js';
 import { choiceOption, numberOption, UsageError, type CommandSpec } from './args.js';
 import { progressBar } from './progress.js';
 import { classifierFor, DATASETS, loadDataset, loadModel } from './model-files.js';
+
+const ATTACKS = ['fgsm', 'bim', 'pgd', 'apgd-ce', 'apgd-dlr', 'apgd-t', 'fab', 'fab-t', 'square'] as const;
 
 const COMMON = {
   arch: { type: 'string', value: 'NAME', help: `model architecture (${listModels('image-classification').join(', ')})`, default: 'madry-cnn' },
@@ -31,25 +38,33 @@ export const ATTACK: CommandSpec = {
   summary: 'attack a trained model on the MNIST or CIFAR-10 test set and report clean and robust accuracy',
   options: {
     ...COMMON,
-    attack: { type: 'string', value: 'fgsm|bim|pgd', help: 'the attack', default: 'pgd' },
-    norm: { type: 'string', value: 'linf|l2', help: 'the threat model (pgd only; fgsm and bim are L∞)', default: 'linf' },
+    attack: { type: 'string', value: ATTACKS.join('|'), help: 'the attack', default: 'pgd' },
+    norm: { type: 'string', value: 'linf|l2', help: 'the threat model (fgsm and bim are L∞)', default: 'linf' },
     eps: { type: 'string', value: 'E', help: 'the budget ε', default: '0.3' },
-    steps: { type: 'string', value: 'K', help: 'iterations (bim, pgd)', default: '40' },
+    steps: { type: 'string', value: 'K', help: 'iterations (default: 40 for bim and pgd, 100 for apgd and fab)' },
     'step-size': { type: 'string', value: 'A', help: 'step size α (bim, pgd)', default: '0.01' },
-    restarts: { type: 'string', value: 'R', help: 'random restarts (pgd)', default: '1' },
+    restarts: { type: 'string', value: 'R', help: 'runs from random starts (pgd, apgd, fab, square)', default: '1' },
+    queries: { type: 'string', value: 'Q', help: 'model evaluations per image (square)', default: '5000' },
     'no-random-start': { type: 'boolean', help: 'start PGD at the clean image' },
     'early-stop': { type: 'boolean', help: 'stop attacking an image once it is misclassified (bim, pgd)' },
     'save-adv': { type: 'string', value: 'FILE', help: 'write the adversarial batch and its labels (.safetensors)' },
   },
 };
 
+export const SUITES = ['madry', 'autoattack'] as const;
+
 export const EVAL: CommandSpec = {
   name: 'eval',
-  summary: "evaluate a trained model against Madry et al.'s L∞ suite (FGSM, PGD-40, PGD-100, PGD-100 with restarts)",
+  summary: "evaluate a trained model's robustness: Madry et al.'s L∞ suite with AutoAttack beside it, or AutoAttack stage by stage",
   options: {
     ...COMMON,
+    suite: { type: 'string', value: SUITES.join('|'), help: "madry: FGSM, PGD-40, PGD-100, PGD-100 with restarts and AutoAttack (L∞); autoattack: AutoAttack's stages, per-example results", default: 'madry' },
+    norm: { type: 'string', value: 'linf|l2', help: 'the threat model (the madry suite is L∞)', default: 'linf' },
     eps: { type: 'string', value: 'E', help: 'the budget ε', default: '0.3' },
-    restarts: { type: 'string', value: 'R', help: 'restarts of the last PGD-100 row', default: '20' },
+    version: { type: 'string', value: AUTOATTACK_VERSIONS.join('|'), help: "AutoAttack's version: standard (APGD-CE, APGD-T, FAB-T, Square), plus (six attacks, restarts) or rand (EOT, for randomised models)", default: 'standard' },
+    restarts: { type: 'string', value: 'R', help: 'restarts of the last PGD-100 row (madry suite)', default: '20' },
+    seed: { type: 'string', value: 'N', help: 'the seed each AutoAttack stage starts from', default: '0' },
+    'save-adv': { type: 'string', value: 'FILE', help: 'autoattack: write the broken examples (adversarial, clean, labels, indices) to a .safetensors file' },
   },
 };
 
@@ -87,20 +102,32 @@ function loadModelAndData(command: string, values: Record<string, string | boole
   return { model, classifier, images, labels, dispose: () => [model, images, labels].forEach((t) => t.dispose()) };
 }
 
-function makeAttack(values: Record<string, string | boolean | undefined>): { spec: AttackSpec; norm: 'linf' | 'l2' } {
-  const kind = choiceOption('attack', 'attack', values.attack, ['fgsm', 'bim', 'pgd'] as const);
+const NAMES: Record<(typeof ATTACKS)[number], string> = { fgsm: 'FGSM', bim: 'BIM', pgd: 'PGD', 'apgd-ce': 'APGD-CE', 'apgd-dlr': 'APGD-DLR', 'apgd-t': 'APGD-T', fab: 'FAB', 'fab-t': 'FAB-T', square: 'Square' };
+
+function makeAttack(values: Record<string, string | boolean | undefined>): { spec: AttackSpec; norm: Norm } {
+  const kind = choiceOption('attack', 'attack', values.attack, ATTACKS);
   const norm = choiceOption('attack', 'norm', values.norm, ['linf', 'l2'] as const);
-  if (kind !== 'pgd' && norm !== 'linf') throw new UsageError(`attack: --norm l2 needs --attack pgd (${kind} is an L∞ attack)`);
-  const eps = numberOption('attack', 'eps', values.eps, { min: 0 });
-  const steps = numberOption('attack', 'steps', values.steps, { min: 1, integer: true });
+  if ((kind === 'fgsm' || kind === 'bim') && norm !== 'linf') throw new UsageError(`attack: ${kind} is an L∞ attack; --norm l2 needs pgd, apgd-*, fab* or square`);
+  const eps = numberOption('attack', 'eps', values.eps, { min: 0, exclusiveMin: kind !== 'fgsm' && kind !== 'bim' && kind !== 'pgd' });
+  const steps = values.steps === undefined ? (kind === 'bim' || kind === 'pgd' ? 40 : 100) : numberOption('attack', 'steps', values.steps, { min: 1, integer: true });
   const stepSize = numberOption('attack', 'step-size', values['step-size'], { min: 0, exclusiveMin: true });
   const restarts = numberOption('attack', 'restarts', values.restarts, { min: 1, integer: true });
-  let attack: Attack;
-  if (kind === 'fgsm') attack = new FGSM({ eps });
-  else if (kind === 'bim') attack = new BIM({ eps, steps, stepSize, earlyStop: Boolean(values['early-stop']) });
-  else attack = new PGD({ norm, eps, steps, stepSize, restarts, randomStart: !values['no-random-start'], earlyStop: Boolean(values['early-stop']) });
-  const name = kind === 'fgsm' ? 'FGSM' : `${kind.toUpperCase()}-${steps}`;
-  return { spec: { name, attack, norm: norm === 'linf' ? 'L∞' : 'L2', eps, steps: kind === 'fgsm' ? 1 : steps, restarts: kind === 'pgd' ? restarts : 1 }, norm };
+  const queries = numberOption('attack', 'queries', values.queries, { min: 1, integer: true });
+  const earlyStop = Boolean(values['early-stop']);
+  const attacks: Record<(typeof ATTACKS)[number], () => Attack> = {
+    fgsm: () => new FGSM({ eps }),
+    bim: () => new BIM({ eps, steps, stepSize, earlyStop }),
+    pgd: () => new PGD({ norm, eps, steps, stepSize, restarts, randomStart: !values['no-random-start'], earlyStop }),
+    'apgd-ce': () => new APGD({ norm, eps, steps, restarts, loss: 'ce' }),
+    'apgd-dlr': () => new APGD({ norm, eps, steps, restarts, loss: 'dlr' }),
+    'apgd-t': () => new APGDT({ norm, eps, steps, restarts }),
+    fab: () => new FAB({ norm, eps, steps, restarts }),
+    'fab-t': () => new FABT({ norm, eps, steps, restarts }),
+    square: () => new Square({ norm, eps, queries, restarts }),
+  };
+  const name = kind === 'fgsm' || kind === 'square' ? NAMES[kind] : `${NAMES[kind]}-${steps}`;
+  const iterations = kind === 'fgsm' ? 1 : kind === 'square' ? queries : steps;
+  return { spec: { name, attack: attacks[kind](), norm: norm === 'linf' ? 'L∞' : 'L2', eps, steps: iterations, restarts: kind === 'fgsm' || kind === 'bim' ? 1 : restarts }, norm };
 }
 
 export interface AttackReport extends RobustnessRow {
@@ -133,32 +160,100 @@ export function runAttack(values: Record<string, string | boolean | undefined>):
   }
 }
 
-export function runEval(values: Record<string, string | boolean | undefined>): { clean_accuracy: number; rows: RobustnessRow[] } {
-  const eps = numberOption('eval', 'eps', values.eps, { min: 0 });
+export interface EvalReport {
+  clean_accuracy: number;
+  robust_accuracy: number;
+  rows?: RobustnessRow[];
+  autoattack: { stages: AutoAttackStage[]; broken_by: (string | null)[]; diagnostics: string[]; seconds: number };
+  diagnostics: string[];
+  saved: string | null;
+}
+
+export function runEval(values: Record<string, string | boolean | undefined>): EvalReport {
+  const suite = choiceOption('eval', 'suite', values.suite, SUITES);
+  const norm = choiceOption('eval', 'norm', values.norm, ['linf', 'l2'] as const);
+  if (suite === 'madry' && norm !== 'linf') throw new UsageError("eval: the madry suite is L∞ (FGSM, PGD); use --suite autoattack for --norm l2");
+  const version = choiceOption('eval', 'version', values.version, AUTOATTACK_VERSIONS);
+  const eps = numberOption('eval', 'eps', values.eps, { min: 0, exclusiveMin: true });
   const restarts = numberOption('eval', 'restarts', values.restarts, { min: 1, integer: true });
+  const seed = numberOption('eval', 'seed', values.seed, { min: 0, integer: true });
   const batchSize = numberOption('eval', 'batch-size', values['batch-size'], { min: 1, integer: true });
-  const step = eps / 30; // Madry et al.: 0.01 for ε = 0.3
-  const specs: AttackSpec[] = [
-    { name: 'FGSM', attack: new FGSM({ eps }), norm: 'L∞', eps, steps: 1, restarts: 1 },
-    { name: 'PGD-40', attack: new PGD({ eps, steps: 40, stepSize: step, earlyStop: true }), norm: 'L∞', eps, steps: 40, restarts: 1 },
-    { name: 'PGD-100', attack: new PGD({ eps, steps: 100, stepSize: step, earlyStop: true }), norm: 'L∞', eps, steps: 100, restarts: 1 },
-    { name: `PGD-100 ×${restarts}`, attack: new PGD({ eps, steps: 100, stepSize: step, restarts, earlyStop: true }), norm: 'L∞', eps, steps: 100, restarts },
-  ];
+  const savePath = typeof values['save-adv'] === 'string' ? resolve(values['save-adv']) : null;
+  if (savePath !== null && suite !== 'autoattack') throw new UsageError('eval: --save-adv needs --suite autoattack');
+  if (savePath !== null && !savePath.endsWith('.safetensors')) throw new UsageError(`eval: --save-adv must name a .safetensors file, got '${values['save-adv']}'`);
   const loaded = loadModelAndData('eval', values);
   try {
-    let bar = progressBar(specs[0].name, loaded.images.shape[0], 'images');
-    const rows = evaluateSuite(loaded.classifier, loaded.images, loaded.labels, specs, {
-      batchSize,
-      onAttack: (spec) => {
-        bar.stop();
-        bar = progressBar(spec.name, loaded.images.shape[0], 'images');
-      },
-      onBatch: (done) => bar.update(done),
-    });
-    bar.stop();
-    process.stderr.write(`${formatTable(rows, `${String(values.arch)} (${String(values.weights)}), L∞ ε = ${eps}`)}\n`);
-    return { clean_accuracy: rows[0].cleanAccuracy, rows };
+    const title = `${String(values.arch)} (${String(values.weights)}), ${norm === 'linf' ? 'L∞' : 'L2'} ε = ${eps}`;
+    let rows: RobustnessRow[] | undefined;
+    if (suite === 'madry') {
+      const step = eps / 30; // Madry et al.: 0.01 for ε = 0.3
+      const specs: AttackSpec[] = [
+        { name: 'FGSM', attack: new FGSM({ eps }), norm: 'L∞', eps, steps: 1, restarts: 1 },
+        { name: 'PGD-40', attack: new PGD({ eps, steps: 40, stepSize: step, earlyStop: true }), norm: 'L∞', eps, steps: 40, restarts: 1 },
+        { name: 'PGD-100', attack: new PGD({ eps, steps: 100, stepSize: step, earlyStop: true }), norm: 'L∞', eps, steps: 100, restarts: 1 },
+        { name: `PGD-100 ×${restarts}`, attack: new PGD({ eps, steps: 100, stepSize: step, restarts, earlyStop: true }), norm: 'L∞', eps, steps: 100, restarts },
+      ];
+      let bar = progressBar(specs[0].name, loaded.images.shape[0], 'images');
+      rows = evaluateSuite(loaded.classifier, loaded.images, loaded.labels, specs, {
+        batchSize,
+        onAttack: (spec) => {
+          bar.stop();
+          bar = progressBar(spec.name, loaded.images.shape[0], 'images');
+        },
+        onBatch: (done) => bar.update(done),
+      });
+      bar.stop();
+    }
+    const result = runAutoAttack(loaded, { norm, eps, version, seed, batchSize });
+    try {
+      const diagnostics = gradientMaskingFlags({ autoAttack: result, pgd: rows?.filter((r) => r.attack.startsWith('PGD')) });
+      if (rows !== undefined) {
+        rows.push(autoAttackRow(result, loaded.images));
+        process.stderr.write(`${formatTable(rows, title)}\n`);
+      } else {
+        process.stderr.write(`${title}\n${formatStages(result)}\n`);
+      }
+      for (const d of diagnostics) process.stderr.write(`warning: ${d}\n`);
+      if (savePath !== null) saveBroken(savePath, result, loaded, { version, norm, eps });
+      return {
+        clean_accuracy: result.cleanAccuracy,
+        robust_accuracy: rows === undefined ? result.robustAccuracy : Math.min(result.robustAccuracy, ...rows.map((r) => r.robustAccuracy)),
+        rows,
+        autoattack: { stages: result.stages, broken_by: result.brokenBy, diagnostics: result.diagnostics, seconds: result.seconds },
+        diagnostics,
+        saved: savePath,
+      };
+    } finally {
+      result.dispose();
+    }
   } finally {
     loaded.dispose();
   }
+}
+
+function runAutoAttack(loaded: Loaded, options: { norm: Norm; eps: number; version: (typeof AUTOATTACK_VERSIONS)[number]; seed: number; batchSize: number }): AutoAttackResult {
+  let bar: ReturnType<typeof progressBar> | null = null;
+  return autoAttack(loaded.classifier, loaded.images, loaded.labels, {
+    ...options,
+    onAttack: (attack, total) => (bar = progressBar(`AutoAttack: ${attack}`, total, 'images')),
+    onBatch: (_, done) => bar?.update(done),
+    onStage: (stage) => {
+      bar?.stop();
+      process.stderr.write(`robust accuracy after ${stage.attack}: ${(100 * stage.robustAccuracy).toFixed(2)}% (${stage.seconds.toFixed(1)} s)\n`);
+    },
+  });
+}
+
+/** Writes the examples AutoAttack broke, so anyone can re-check them with their own tools. */
+function saveBroken(path: string, result: AutoAttackResult, loaded: Loaded, meta: { version: string; norm: Norm; eps: number }): void {
+  const broken = result.brokenBy.flatMap((b, i) => (b !== null && b !== 'misclassified' ? [i] : []));
+  scope(() => {
+    const idx = tensor(broken, { dtype: 'int64' });
+    saveSafetensors(
+      path,
+      { adversarial: result.adversarial.indexSelect(0, idx), clean: loaded.images.indexSelect(0, idx), labels: loaded.labels.indexSelect(0, idx), indices: idx },
+      { suite: 'autoattack', version: meta.version, norm: meta.norm, eps: String(meta.eps), attacks: JSON.stringify(broken.map((i) => result.brokenBy[i])) },
+    );
+  });
+  process.stderr.write(`${broken.length} broken examples written to ${path}\n`);
 }
