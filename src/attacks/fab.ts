@@ -11,7 +11,7 @@
 // ranks highest after the true one in turn.
 import { enableGrad, grad, noGrad } from '../tensor/autograd.js';
 import { full, rand, randn } from '../tensor/creation.js';
-import { oneHot, stack, where } from '../tensor/ops.js';
+import { oneHot, pad, stack, where } from '../tensor/ops.js';
 import { scope } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { advance, Attack, bestOfRuns, exampleNorm, perExample, type AttackCore, type AttackOptions, type Norm, type Run } from './attack.js';
@@ -67,7 +67,8 @@ export function projectOntoHyperplane(points: Tensor, w: Tensor, b: Tensor, norm
       const { values: sorted, indices } = breaks.sort({ dim: 1 });
       const rates = rate.gather(1, indices);
       const saturatedProgress = rates.mul(sorted).cumsum(1); // Σ over saturated coordinates
-      const remainingRate = rates.sum(1, { keepdim: true }).sub(rates.cumsum(1));
+      // Σ of the rates after each breakpoint, as suffix sums: exactly zero past the last non-zero rate.
+      const remainingRate = pad(rates.flip(1).cumsum(1).flip(1).narrow(1, 1, rates.shape[1] - 1), [0, 1]);
       const progress = saturatedProgress.add(sorted.mul(remainingRate)); // at each breakpoint
       const needed = gap.abs().unsqueeze(1);
       const before = progress.lt(needed).sum(1, { keepdim: true }); // breakpoints passed before the solution
