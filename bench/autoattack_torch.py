@@ -5,9 +5,8 @@
 # Croce & Hein's fra31/auto-attack; where NetLab departs from it (APGD's first
 # oscillation count compares with the starting loss, Square's L-inf signs are
 # drawn per example and its squares may reach the last row), so does this.
-import json
 import math
-import struct
+import time
 
 import torch
 import torch.nn.functional as F
@@ -295,10 +294,10 @@ def best_of_runs(x, attempt, times):
 
 
 def auto_attack(model, x, y, eps, norm='linf', seed=0, batch=500):
-    """Standard AutoAttack; returns the robust accuracy after each stage."""
+    """Standard AutoAttack; returns (name, robust accuracy, seconds) for the clean pass and each stage."""
     with torch.no_grad():
         robust = torch.cat([model(x[i:i + batch]).argmax(1) == y[i:i + batch] for i in range(0, x.shape[0], batch)])
-    accuracies = [('clean', robust.float().mean().item())]
+    accuracies = [('clean', robust.float().mean().item(), 0.0)]
 
     def apgd_ce(xs, ys):
         return apgd_run(model, xs, lambda z: F.cross_entropy(z, ys, reduction='none'), lambda z: z.argmax(1) != ys, norm, eps, 100)[:2]
@@ -329,27 +328,13 @@ def auto_attack(model, x, y, eps, norm='linf', seed=0, batch=500):
         idx = robust.nonzero().flatten()
         if idx.numel() == 0:
             break
+        started = time.perf_counter()
         torch.manual_seed(seed)
         for b in range(0, idx.numel(), batch):
             part = idx[b:b + batch]
             adv, _ = attack(x[part], y[part])
             with torch.no_grad():
                 robust[part[model(adv).argmax(1) != y[part]]] = False
-        accuracies.append((name, robust.float().mean().item()))
+        accuracies.append((name, robust.float().mean().item(), time.perf_counter() - started))
     return accuracies
 
-
-def read_safetensors(path):
-    """A safetensors file's tensors (float32 and int64 only), without the safetensors package."""
-    with open(path, 'rb') as f:
-        size = struct.unpack('<Q', f.read(8))[0]
-        header = json.loads(f.read(size))
-        data = f.read()
-    dtypes = {'F32': torch.float32, 'I64': torch.int64}
-    out = {}
-    for name, info in header.items():
-        if name == '__metadata__':
-            continue
-        start, end = info['data_offsets']
-        out[name] = torch.frombuffer(bytearray(data[start:end]), dtype=dtypes[info['dtype']]).reshape(info['shape'])
-    return out

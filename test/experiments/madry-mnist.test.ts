@@ -16,15 +16,20 @@ test('the Madry MNIST experiment runs end to end and its report is self-containe
   try {
     const phases: string[] = [];
     const result = runMadryMnist(
-      { outDir: dir, trainCount: 300, naturalEpochs: 1, adversarialMinutes: 0.05, evalCount: 40, pgd100Count: 20, restartCount: 8, sweepCount: 20 },
+      { outDir: dir, trainCount: 300, naturalEpochs: 1, adversarialMinutes: 0.05, evalCount: 40, pgd100Count: 20, restartCount: 8, sweepCount: 20, autoAttackCount: 8 },
       { phase: (p) => phases.push(p.name) },
     );
     assert.equal(liveTensors(), before, 'the experiment leaves no tensors behind');
     for (const file of ['natural.safetensors', 'adversarial.safetensors', 'results.json']) assert.ok(existsSync(join(dir, file)), file);
     assert.deepEqual(result.models.map((m) => m.name), ['natural', 'adversarial']);
     for (const model of result.models) {
-      assert.deepEqual(model.rows.map((r) => r.attack), ['FGSM', 'PGD-40', 'PGD-100', 'PGD-100 ×20']);
-      assert.deepEqual(model.rows.map((r) => r.n), [40, 40, 20, 8]);
+      assert.deepEqual(model.rows.map((r) => r.attack), ['FGSM', 'PGD-40', 'PGD-100', 'PGD-100 ×20', 'AutoAttack']);
+      assert.deepEqual(model.rows.map((r) => r.n), [40, 40, 20, 8, 8]);
+      const aa = model.autoAttack!;
+      assert.equal(aa.n, 8);
+      assert.ok(aa.stages.length >= 1 && aa.stages[0].attack === 'APGD-CE');
+      // AutoAttack on the same 8 images as PGD-100 ×20 is at least as strong.
+      assert.ok(aa.robustAccuracy <= model.rows[3].robustAccuracy, `${model.name}: AutoAttack ${aa.robustAccuracy}, PGD-100 ×20 ${model.rows[3].robustAccuracy}`);
       for (const row of model.rows) assert.ok(row.robustAccuracy <= row.cleanAccuracy, `${model.name} ${row.attack}`);
       assert.equal(model.sweeps.pgd.length, 9);
       assert.equal(model.sweeps.pgd[0].eps, 0);
@@ -33,12 +38,14 @@ test('the Madry MNIST experiment runs end to end and its report is self-containe
     assert.equal(result.digits.length, 12);
     const html = renderMadryReport(result);
     assert.match(html, /<table>/);
+    assert.match(html, /AutoAttack, stage by stage/);
+    assert.match(html, /Gradient-masking checks/);
     assert.match(html, /new Chart\(/);
     assert.ok(html.includes('Chart.js'), 'Chart.js is inlined');
     // Opens offline: nothing is fetched from elsewhere.
     assert.doesNotMatch(html, /<script[^>]+src=|<link[^>]+href=|https?:\/\/[^"'\s]*\.(js|css)/);
     const saved = JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8'));
-    assert.equal(saved.models[0].rows.length, 4);
+    assert.equal(saved.models[0].rows.length, 5);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
