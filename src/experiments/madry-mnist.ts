@@ -47,7 +47,7 @@ export interface MadryMnistOptions {
   restartCount?: number;
   /** Test images for the ε sweeps. */
   sweepCount?: number;
-  /** Test images for AutoAttack (standard version). */
+  /** Test images for AutoAttack (standard version); by default the same images as PGD-100 with restarts. */
   autoAttackCount?: number;
   /** Training images used (the first ones); all 60,000 by default. For quick trial runs. */
   trainCount?: number;
@@ -98,7 +98,7 @@ export const MADRY_MNIST_DEFAULTS = {
   pgd100Count: 1000,
   restartCount: 100,
   sweepCount: 500,
-  autoAttackCount: 500,
+  autoAttackCount: 100,
   trainCount: 60000,
 };
 

@@ -27,7 +27,8 @@ test('the Madry MNIST experiment runs end to end and its report is self-containe
       assert.deepEqual(model.rows.map((r) => r.n), [40, 40, 20, 8, 8]);
       const aa = model.autoAttack!;
       assert.equal(aa.n, 8);
-      assert.ok(aa.stages.length >= 1 && aa.stages[0].attack === 'APGD-CE');
+      // At this toy budget a model may get none of the 8 right, leaving AutoAttack nothing to attack.
+      assert.ok(aa.cleanAccuracy === 0 || aa.stages[0].attack === 'APGD-CE', `${model.name}: stages ${aa.stages.map((s) => s.attack)}`);
       // AutoAttack on the same 8 images as PGD-100 ×20 is at least as strong.
       assert.ok(aa.robustAccuracy <= model.rows[3].robustAccuracy, `${model.name}: AutoAttack ${aa.robustAccuracy}, PGD-100 ×20 ${model.rows[3].robustAccuracy}`);
       for (const row of model.rows) assert.ok(row.robustAccuracy <= row.cleanAccuracy, `${model.name} ${row.attack}`);
