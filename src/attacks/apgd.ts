@@ -14,7 +14,7 @@ import { where } from '../tensor/ops.js';
 import { scope } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
 import * as F from '../nn/functional.js';
-import { advance, Attack, bestOfRuns, exampleNorm, perExample, reached, type AttackCore, type AttackOptions, type Norm, type Run } from './attack.js';
+import { advance, Attack, bestOfRuns, exampleNorm, perExample, reached, targetRanking, type AttackCore, type AttackOptions, type Norm, type Run } from './attack.js';
 
 export type APGDLoss = 'ce' | 'dlr';
 
@@ -302,24 +302,17 @@ export class APGDT extends APGD {
 
   protected override perturb(model: (x: Tensor) => Tensor, x: Tensor, goal: Tensor, targeted: boolean, labels: Tensor): AttackCore {
     if (targeted) return super.perturb(model, x, goal, targeted, labels);
-    const ranking = noGrad(() => model(x).argsort({ dim: 1, descending: true }));
-    const classes = ranking.shape[1];
-    if (classes < 4) throw new RangeError(`APGD-T: the targeted DLR loss needs at least 4 classes, the model has ${classes}`);
-    if (this.targetClasses > classes - 1)
-      throw new RangeError(`APGD-T: targetClasses ${this.targetClasses} is more than the ${classes - 1} classes other than the true one`);
-    const attempts: [number, number][] = [];
-    for (let rank = 1; rank <= this.targetClasses; rank++) for (let r = 0; r < this.restarts; r++) attempts.push([rank, r]);
-    let which = 0;
+    const ranking = targetRanking(this.name, model, x, this.targetClasses, { classes: 4, what: 'the targeted DLR loss' });
     const best = bestOfRuns(
       x,
-      (idx) => {
-        const [rank] = attempts[which++];
+      (idx, attempt) => {
+        const rank = 1 + Math.floor(attempt / this.restarts);
         const pick = (t: Tensor) => (idx === null ? t : t.indexSelect(0, idx));
         const [xs, ys] = [pick(x), pick(labels)];
         const target = pick(ranking.select(1, rank));
         return this.runOnce(model, xs, (z) => targetedDlrLoss(z, ys, target), (z) => reached(z, ys, false));
       },
-      attempts.length,
+      this.targetClasses * this.restarts,
     );
     ranking.dispose();
     return { adversarial: best.x, success: best.success, loss: best.score, iterations: best.runs * this.steps };

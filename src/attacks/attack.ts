@@ -340,3 +340,23 @@ export function bestOfRuns(x: Tensor, attempt: (idx: Tensor | null, run: number)
   }
   return { ...best, runs };
 }
+
+/**
+ * The classes the model ranks highest on the clean inputs, best first,
+ * int64 [N, C], for attacks that aim in turn at the 2nd, 3rd, … of them
+ * (APGD-T, FAB-T). Checks that the model has the `minimum` classes `what`
+ * needs, and more than `targetClasses`.
+ */
+export function targetRanking(name: string, model: (x: Tensor) => Tensor, x: Tensor, targetClasses: number, minimum: { classes: number; what: string }): Tensor {
+  const ranking = noGrad(() => scope(() => model(x).argsort({ dim: 1, descending: true })));
+  const classes = ranking.shape[1];
+  if (classes < minimum.classes) {
+    ranking.dispose();
+    throw new RangeError(`${name}: ${minimum.what} needs at least ${minimum.classes} classes, the model has ${classes}`);
+  }
+  if (targetClasses > classes - 1) {
+    ranking.dispose();
+    throw new RangeError(`${name}: targetClasses ${targetClasses} is more than the ${classes - 1} classes other than the true one`);
+  }
+  return ranking;
+}

@@ -14,7 +14,7 @@ import { full, rand, randn } from '../tensor/creation.js';
 import { oneHot, pad, stack, where } from '../tensor/ops.js';
 import { scope } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { advance, Attack, bestOfRuns, exampleNorm, perExample, type AttackCore, type AttackOptions, type Norm, type Run } from './attack.js';
+import { advance, Attack, bestOfRuns, exampleNorm, perExample, targetRanking, type AttackCore, type AttackOptions, type Norm, type Run } from './attack.js';
 
 export interface FABOptions extends AttackOptions {
   norm?: Norm;
@@ -244,10 +244,7 @@ export class FABT extends FAB {
 
   protected override perturb(model: (x: Tensor) => Tensor, x: Tensor, goal: Tensor, targeted: boolean, labels: Tensor): AttackCore {
     if (targeted) return super.perturb(model, x, goal, targeted, labels);
-    const ranking = noGrad(() => model(x).argsort({ dim: 1, descending: true }));
-    const classes = ranking.shape[1];
-    if (this.targetClasses > classes - 1)
-      throw new RangeError(`FAB-T: targetClasses ${this.targetClasses} is more than the ${classes - 1} classes other than the true one`);
+    const ranking = targetRanking(this.name, model, x, this.targetClasses, { classes: 2, what: 'a target other than the true class' });
     const best = bestOfRuns(
       x,
       (idx, attempt) => {
