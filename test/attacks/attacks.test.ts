@@ -5,18 +5,8 @@ import { fileURLToPath } from 'node:url';
 import { F, liveTensors, manualSeed, nn, noGrad, scope, tensor, Tensor, zeros, full } from '../../src/index.js';
 import { BIM, FGSM, PGD, randomStartInBall, withNormalization, type Attack, type AttackResult } from '../../src/attacks/index.js';
 import { loadMnist } from '../../src/data/mnist.js';
-import { DataLoader } from '../../src/data/dataset.js';
-import { Adam } from '../../src/optim/adam.js';
 import { loadSafetensors } from '../../src/io/safetensors.js';
-import { assertClose, assertThrowsWith } from '../helpers.js';
-
-class SmallCnn extends nn.Module {
-  conv = new nn.Conv2d(1, 8, 5, { padding: 2 });
-  fc = new nn.Linear(8 * 7 * 7, 10);
-  forward(x: Tensor): Tensor {
-    return scope(() => this.fc.forward(F.maxPool2d(this.conv.forward(x).relu(), 4).flatten(1)));
-  }
-}
+import { assertClose, assertThrowsWith, SmallCnn, trainedSmallCnn } from '../helpers.js';
 
 let model: SmallCnn;
 let x: Tensor; // 200 MNIST test images
@@ -25,27 +15,9 @@ let start: number;
 
 before(() => {
   start = liveTensors();
-  manualSeed(0);
-  model = new SmallCnn();
-  const train = loadMnist({ split: 'train' });
+  model = trainedSmallCnn();
   const test = loadMnist({ split: 'test' });
-  const subset = new DataLoader(train, { batchSize: 100, shuffle: true, seed: 0 });
-  const optimizer = new Adam(model.parameters(), { lr: 5e-3 });
-  // 200 steps of 100 images: about 95% test accuracy, enough for attacks to have something to break.
-  let steps = 0;
-  for (const [xb, yb] of subset) {
-    scope(() => {
-      optimizer.zeroGrad();
-      F.crossEntropy(model.forward(xb), yb).backward();
-      optimizer.step();
-      xb.dispose();
-      yb.dispose();
-    });
-    if (++steps === 200) break;
-  }
-  optimizer.dispose();
   [x, y] = scope(() => [test.images.narrow(0, 0, 200).clone(), test.labels.narrow(0, 0, 200).clone()]);
-  train.dispose();
   test.dispose();
 });
 
