@@ -37,7 +37,7 @@ fi
 
 # 3. The addon.
 addon=native/build/Release/netlab.node
-if [ ! -f "$addon" ] || [ -n "$(find native/src native/binding.gyp native/find-libtorch.mjs -newer "$addon" -print -quit)" ]; then
+if [ ! -f "$addon" ] || [ -n "$(find native/src native/shim native/binding.gyp native/find-libtorch.mjs -newer "$addon" -print -quit)" ]; then
   say "building the native addon against libtorch ($(node native/find-libtorch.mjs check | sed 's/^netlab: using libtorch from //'))"
   # Build against the running Node's own headers when it ships them: nothing to download.
   nodedir=$(dirname "$(dirname "$(command -v node)")")

@@ -10,3 +10,4 @@ export * as attacks from './attacks/index.js';
 export * as defenses from './defenses/index.js';
 export * as evaluation from './eval/index.js';
 export * as train from './train/index.js';
+export * as distributed from './distributed/index.js';

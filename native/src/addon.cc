@@ -295,6 +295,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   fn("cudaDeviceCount", CudaDeviceCount);
   initOps(env, exports);
   initAutograd(env, exports);
+  initDistributed(env, exports);
   // Use every core unless the user chose otherwise, as PyTorch does.
   if (!std::getenv("OMP_NUM_THREADS")) {
     unsigned cores = std::thread::hardware_concurrency();

@@ -8,19 +8,6 @@
 namespace netlab {
 namespace {
 
-std::vector<at::Tensor> readTensorList(const Napi::Value& v, const char* what, bool allowNull) {
-  if (!v.IsArray()) throw ArgError(std::string(what) + " must be an array of tensors");
-  Napi::Array a = v.As<Napi::Array>();
-  std::vector<at::Tensor> out;
-  out.reserve(a.Length());
-  for (uint32_t i = 0; i < a.Length(); ++i) {
-    Napi::Value e = a.Get(i);
-    if (allowNull && (e.IsNull() || e.IsUndefined())) out.emplace_back();
-    else out.push_back(readTensor(e, what));
-  }
-  return out;
-}
-
 Napi::Value RequiresGrad(const Napi::CallbackInfo& info) {
   return guard(info, "requiresGrad", [&]() -> Napi::Value {
     return Napi::Boolean::New(info.Env(), readTensor(info[0], "tensor").requires_grad());

@@ -134,6 +134,19 @@ at::Scalar readScalar(const Napi::Value& v, const char* what) {
   return at::Scalar(d);
 }
 
+std::vector<at::Tensor> readTensorList(const Napi::Value& v, const char* what, bool allowNull) {
+  if (!v.IsArray()) throw ArgError(std::string(what) + " must be an array of tensors");
+  Napi::Array a = v.As<Napi::Array>();
+  std::vector<at::Tensor> out;
+  out.reserve(a.Length());
+  for (uint32_t i = 0; i < a.Length(); ++i) {
+    Napi::Value e = a.Get(i);
+    if (allowNull && (e.IsNull() || e.IsUndefined())) out.emplace_back();
+    else out.push_back(readTensor(e, what));
+  }
+  return out;
+}
+
 Napi::Value wrap(Napi::Env env, at::Tensor t) {
   if (!t.defined()) return env.Null();
   TensorTable& tt = table();

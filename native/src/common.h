@@ -57,6 +57,8 @@ double readDouble(const Napi::Value& v, const char* what);
 bool readBool(const Napi::Value& v, const char* what);
 const at::Tensor& readTensor(const Napi::Value& v, const char* what);
 std::vector<int64_t> readIntList(const Napi::Value& v, const char* what);
+// An array of tensors; with allowNull, null and undefined become undefined tensors.
+std::vector<at::Tensor> readTensorList(const Napi::Value& v, const char* what, bool allowNull);
 at::Scalar readScalar(const Napi::Value& v, const char* what);
 Napi::Value wrap(Napi::Env env, at::Tensor t);
 
@@ -83,5 +85,6 @@ Napi::Value guard(const Napi::CallbackInfo& info, const char* name, F&& body) {
 
 void initOps(Napi::Env env, Napi::Object exports);
 void initAutograd(Napi::Env env, Napi::Object exports);
+void initDistributed(Napi::Env env, Napi::Object exports);
 
 }  // namespace netlab

@@ -4,6 +4,7 @@
 // an epoch into batches, in a seeded order that a checkpoint can restore.
 import { randint, scope, stack, tensor, Tensor } from '../tensor/index.js';
 import { Random } from './random.js';
+import type { Sampler } from './sampler.js';
 
 /** Examples by index, as `torch.utils.data.Dataset`. */
 export interface Dataset<T = Tensor[]> {
@@ -109,6 +110,12 @@ export interface DataLoaderOptions<T> {
    * default generator, so `manualSeed` fixes it.
    */
   seed?: number;
+  /**
+   * Decides which examples an epoch visits and in what order, instead of
+   * `shuffle` (e.g. a DistributedSampler); the loader calls its
+   * `setEpoch(e)` at the start of epoch e, so resuming restores its order too.
+   */
+  sampler?: Sampler;
   /** Leaves out the last batch of an epoch when it is smaller than batchSize. */
   dropLast?: boolean;
   /** Turns examples into a batch for datasets without `getBatch`; by default each field is stacked. */
@@ -188,6 +195,7 @@ export class DataLoader<T = Tensor[]> implements Iterable<Tensor[]>, AsyncIterab
   readonly dataset: Dataset<T>;
   readonly batchSize: number;
   readonly shuffle: boolean;
+  readonly sampler: Sampler | undefined;
   readonly dropLast: boolean;
   private readonly collate: (items: T[]) => Tensor[];
   private readonly transform: BatchTransform | undefined;
@@ -206,6 +214,10 @@ export class DataLoader<T = Tensor[]> implements Iterable<Tensor[]>, AsyncIterab
       throw new RangeError(`DataLoader: seed must be a non-negative integer, got ${String(options.seed)}`);
     this.dataset = dataset;
     this.batchSize = batchSize;
+    if (options.sampler !== undefined && options.shuffle) throw new TypeError('DataLoader: sampler and shuffle exclude each other; the sampler decides the order');
+    if (options.sampler !== undefined && (typeof options.sampler.setEpoch !== 'function' || !Number.isInteger(options.sampler.length)))
+      throw new TypeError('DataLoader: sampler must have an integer length and a setEpoch(epoch) method');
+    this.sampler = options.sampler;
     this.shuffle = options.shuffle ?? false;
     this.dropLast = options.dropLast ?? false;
     this.collate = options.collate ?? (defaultCollate as (items: T[]) => Tensor[]);
@@ -215,13 +227,19 @@ export class DataLoader<T = Tensor[]> implements Iterable<Tensor[]>, AsyncIterab
 
   /** Batches per epoch. */
   get length(): number {
-    const n = this.dataset.length;
+    const n = this.sampler?.length ?? this.dataset.length;
     return this.dropLast ? Math.floor(n / this.batchSize) : Math.ceil(n / this.batchSize);
   }
 
   /** The order in which epoch `epoch` visits the examples. */
   epochOrder(epoch: number): Int32Array {
     if (!Number.isSafeInteger(epoch) || epoch < 0) throw new RangeError(`DataLoader.epochOrder: epoch must be a non-negative integer, got ${String(epoch)}`);
+    if (this.sampler !== undefined) {
+      this.sampler.setEpoch(epoch);
+      const order = Int32Array.from(this.sampler);
+      for (const i of order) if (!Number.isInteger(i) || i < 0 || i >= this.dataset.length) throw new RangeError(`DataLoader: the sampler gave index ${i}, outside the dataset's ${this.dataset.length} examples`);
+      return order;
+    }
     const n = this.dataset.length;
     if (this.shuffle) return new Random(this.seed, ORDER_STREAM, epoch).permutation(n);
     const order = new Int32Array(n);

@@ -21,4 +21,5 @@ export {
   type RandomOptions,
   type ScaleAugmentationOptions,
 } from './transforms.js';
+export { DistributedSampler, type Sampler, type DistributedSamplerOptions } from './sampler.js';
 export { mixupCutmix, drawMix, type MixingOptions, type MixDraw } from './mixing.js';

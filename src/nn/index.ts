@@ -3,3 +3,4 @@ export * from './layers.js';
 export * from './container.js';
 export { MultiheadAttention, scaledDotProductAttention, type MultiheadAttentionOptions, type MultiheadAttentionCall, type AttentionOptions } from './attention.js';
 export * as init from './init.js';
+export * as parallel from './parallel.js';

@@ -57,7 +57,30 @@ export interface NativeAddon {
     createGraph: boolean,
     allowUnused: boolean,
   ): (Handle | null)[];
+  // c10d (src/distributed): opaque handles on a process group, a pending
+  // collective and DDP's Reducer.
+  distInit(options: { store: 'tcp' | 'file'; host?: string; port?: number; path?: string; rank: number; worldSize: number; timeoutMs: number }): Promise<NativeGroup>;
+  distDestroy(group: NativeGroup): void;
+  distAllReduce(group: NativeGroup, tensor: Handle, op: number): NativeWork;
+  distBroadcast(group: NativeGroup, tensor: Handle, src: number): NativeWork;
+  distAllGather(group: NativeGroup, outputs: Handle[], input: Handle): NativeWork;
+  distReduceScatter(group: NativeGroup, output: Handle, inputs: Handle[], op: number): NativeWork;
+  distBarrier(group: NativeGroup): NativeWork;
+  distWait(work: NativeWork): Promise<void>;
+  distCompleted(work: NativeWork): boolean;
+  distBroadcastCoalesced(group: NativeGroup, tensors: Handle[], bufferBytes: number, src: number): void;
+  distVerifyParams(group: NativeGroup, params: Handle[]): void;
+  ddpReducer(group: NativeGroup, params: Handle[], bucketBytes: number, findUnusedParameters: boolean): NativeReducer;
+  ddpPrepareForForward(reducer: NativeReducer): void;
+  ddpPrepareForBackward(reducer: NativeReducer, outputs: Handle[]): void;
+  ddpRebuildBuckets(reducer: NativeReducer): boolean;
+  ddpDispose(reducer: NativeReducer): void;
 }
+
+declare const opaque: unique symbol;
+export type NativeGroup = { readonly [opaque]: 'group' };
+export type NativeWork = { readonly [opaque]: 'work' };
+export type NativeReducer = { readonly [opaque]: 'reducer' };
 
 function packageRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
