@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what NetLab needs and builds it; quick when everything is in place.
-#   1. Debian/Ubuntu packages: libtorch-dev, and OpenBLAS (without it libtorch's
-#      matrix products fall back to reference BLAS, about 30 times slower).
+#   1. Debian/Ubuntu packages: libtorch-dev, libgloo-dev (the headers of Gloo,
+#      which c10d's process group includes), and OpenBLAS (without it
+#      libtorch's matrix products fall back to reference BLAS, about 30 times
+#      slower).
 #   2. npm dependencies.
 #   3. The native addon (node-gyp), when its sources changed.
 #   4. The TypeScript, when any source changed.
@@ -14,12 +16,13 @@ say() { printf 'netlab setup: %s\n' "$*" >&2; }
 # 1. System packages.
 missing=()
 if command -v dpkg-query >/dev/null 2>&1; then
-  for pkg in libtorch-dev libopenblas0-pthread; do
+  for pkg in libtorch-dev libgloo-dev libopenblas0-pthread; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
   done
   # LIBTORCH or a pip torch make libtorch-dev unnecessary.
   if [ -n "${LIBTORCH:-}" ] || python3 -c 'import os, torch; assert os.path.isdir(os.path.join(os.path.dirname(torch.__file__), "include"))' 2>/dev/null; then
     missing=("${missing[@]/libtorch-dev}")
+    missing=("${missing[@]/libgloo-dev}")
   fi
   missing=($(printf '%s\n' "${missing[@]}" | grep -v '^$' || true))
   if [ ${#missing[@]} -gt 0 ]; then

@@ -14,6 +14,7 @@
 #include <torch/csrc/distributed/c10d/FileStore.hpp>
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/ProcessGroupWrapper.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #include <torch/csrc/distributed/c10d/comm.hpp>
 #include <torch/csrc/distributed/c10d/reducer.hpp>
@@ -31,7 +32,10 @@ using std::chrono::milliseconds;
 
 struct Group {
   c10::intrusive_ptr<c10d::Store> store;  // the "default_pg"-prefixed store
-  c10::intrusive_ptr<c10d::ProcessGroupGloo> pg;
+  // The Gloo group, or under TORCH_DISTRIBUTED_DEBUG=DETAIL PyTorch's
+  // ProcessGroupWrapper around it, which checks before every collective that
+  // all ranks run the same one on tensors of the same shapes and dtypes.
+  c10::intrusive_ptr<c10d::ProcessGroup> pg;
   int rank = 0;
   int size = 0;
 };
@@ -188,9 +192,20 @@ Napi::Value InitProcessGroup(const Napi::CallbackInfo& info) {
       options->devices = glooDevices();
       options->threads = static_cast<int>(options->devices.size() * 2);
       auto groupStore = c10::make_intrusive<c10d::PrefixStore>("0", defaultPg);
-      group->pg = c10::make_intrusive<c10d::ProcessGroupGloo>(groupStore, rank, size, options);
+      auto gloo = c10::make_intrusive<c10d::ProcessGroupGloo>(groupStore, rank, size, options);
+      group->pg = gloo;
+      const char* debug = std::getenv("TORCH_DISTRIBUTED_DEBUG");
+      if (debug != nullptr && std::string(debug) == "DETAIL") {
+        // As torch.distributed's _create_process_group_wrapper.
+        auto helperStore = c10::make_intrusive<c10d::PrefixStore>("pg_wrapper:0", defaultPg);
+        auto helperOptions = c10d::ProcessGroupGloo::Options::create(timeout);
+        helperOptions->devices = glooDevices();
+        helperOptions->threads = static_cast<int>(helperOptions->devices.size() * 2);
+        auto helper = c10::make_intrusive<c10d::ProcessGroupGloo>(helperStore, rank, size, helperOptions);
+        group->pg = c10::make_intrusive<c10d::ProcessGroupWrapper>(gloo, helper);
+      }
       storeBarrier(*defaultPg, size, timeout, rank);
-      group->pg->setSequenceNumberForGroup();
+      gloo->setSequenceNumberForGroup();
       group->store = defaultPg;
     };
     return runAsync(info.Env(), body, [group](Napi::Env env) { return box(env, new Group(*group)); });

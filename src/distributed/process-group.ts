@@ -51,7 +51,7 @@ function fail(message: string): never {
 function intOption(name: string, value: unknown, min: number, source: string): number {
   const n = typeof value === 'string' ? (/^\s*-?\d+\s*$/.test(value) ? Number(value) : NaN) : value;
   if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < min) {
-    throw new RangeError(`initProcessGroup: ${name} must be an integer >= ${min}, got ${describeValue(value)}${source}`);
+    throw new RangeError(`initProcessGroup: ${name} must be an integer >= ${min}, got ${typeof value === 'string' ? `'${value}'` : String(value)}${source}`);
   }
   return n;
 }
@@ -117,6 +117,15 @@ function rendezvous(options: InitOptions): Rendezvous {
  * `worldSize` ranks have joined. Gloo picks its network interface as PyTorch
  * does: those in GLOO_SOCKET_IFNAME (comma-separated), else the address the
  * host name resolves to. LOCAL_RANK, as torchrun sets it, is `getLocalRank()`.
+ *
+ * Checks across ranks: as in PyTorch, a collective called with tensors of
+ * different shapes on different ranks is not detected by Gloo itself (one
+ * rank may finish with wrong values while another fails). With
+ * TORCH_DISTRIBUTED_DEBUG=DETAIL in the environment, NetLab wraps the group
+ * in c10d's ProcessGroupWrapper, as torch.distributed does: before every
+ * collective the ranks compare the operation, shapes and dtypes and all fail
+ * with a message naming both sides on a mismatch. The check costs a barrier
+ * and a small all-gather per collective, run on the calling thread.
  */
 export async function initProcessGroup(options: InitOptions = {}): Promise<void> {
   if (typeof options !== 'object' || options === null) throw new TypeError(`initProcessGroup: options must be an object, got ${describeValue(options)}`);

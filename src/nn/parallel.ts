@@ -78,7 +78,13 @@ export class DistributedDataParallel<M extends Module = Module> extends Module {
     const handles = params.map((p) => p.handle);
     native.distVerifyParams(group, handles);
     const states = [...module.parameters(), ...module.buffers()].map((t) => t.handle);
-    native.distBroadcastCoalesced(group, states, BROADCAST_BYTES, 0);
+    try {
+      native.distBroadcastCoalesced(group, states, BROADCAST_BYTES, 0);
+    } catch (error) {
+      // c10d compares every rank's parameters with rank 0's, so a rank whose
+      // model differs fails above and leaves; rank 0 learns of it here.
+      throw new Error(`DistributedDataParallel: copying rank 0's parameters and buffers to the other ranks failed; a rank whose model differs from rank 0's stops with its own error (${(error as Error).message})`);
+    }
     this.#reducer = native.ddpReducer(group, handles, Math.round(bucketCapMb * 1024 * 1024), this.#findUnused);
     this.training = module.training;
   }
