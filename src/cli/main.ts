@@ -8,10 +8,11 @@ import { MODELS, runModels } from './models.js';
 import { PREDICT, runPredict } from './predict.js';
 import { REPRODUCTIONS } from './reproduce.js';
 import { runTrain, TRAIN } from './train.js';
+import { launch, launchPlan, workerEnvironment } from './launch.js';
 
 interface Command {
   spec: CommandSpec;
-  run: (values: Record<string, string | boolean | undefined>) => unknown;
+  run: (values: Record<string, string | boolean | undefined>) => unknown | Promise<unknown>;
 }
 
 /** A command with a second word, each with its own options. */
@@ -45,7 +46,7 @@ function usage(): string {
   return ['usage: netlab <command> [options]', '', 'commands:', ...rows, '', "Run 'netlab <command> --help' for a command's options."].join('\n');
 }
 
-function main(argv: string[]): number {
+async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(usage() + '\n');
@@ -76,17 +77,30 @@ function main(argv: string[]): number {
       process.stdout.write(helpText(command.spec) + '\n');
       return 0;
     }
-    const result = command.run(values);
-    if (values.json) process.stdout.write(JSON.stringify(result) + '\n');
+    if ('nproc' in command.spec.options) {
+      const plan = launchPlan(command.spec.name, values);
+      if (plan !== null) return await launch(plan, argv.slice(0, argv.length - args.length), command.spec, values);
+    }
+    const result = await command.run(values);
+    // Every rank computes the result; rank 0 prints it.
+    if (values.json && (workerEnvironment()?.rank ?? 0) === 0) process.stdout.write(JSON.stringify(result) + '\n');
     return 0;
   } catch (error) {
     if (error instanceof UsageError) {
+      // Every worker parses the same command line; rank 0 speaks for them.
+      if ((workerEnvironment()?.rank ?? 0) !== 0) return 2;
       process.stderr.write(`netlab: ${error.message}\n${hint}\n`);
       return 2;
     }
-    process.stderr.write(`netlab: ${(error as Error).message}\n`);
+    const worker = workerEnvironment();
+    process.stderr.write(`netlab: ${worker !== null ? `rank ${worker.rank}: ` : ''}${(error as Error).message}\n`);
     return 1;
   }
 }
 
-process.exitCode = main(process.argv.slice(2));
+// A worker may hold a process group whose threads would keep Node alive after
+// a failure; exit once main is done.
+main(process.argv.slice(2)).then((code) => {
+  process.exitCode = code;
+  if (workerEnvironment() !== null) process.exit(code);
+});

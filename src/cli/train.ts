@@ -17,6 +17,10 @@ import { fgsmTraining, pgdTraining } from '../defenses/adversarial-training.js';
 import { choiceOption, numberOption, UsageError, type CommandSpec } from './args.js';
 import { classifierEntry, DATASETS, loadDataset, needsPreparation, planFor, prepare, saveModel, type DatasetName, type ModelPlan } from './model-files.js';
 import { formatSeconds, progressBar } from './progress.js';
+import { joinIfWorker, LAUNCH_OPTIONS, workerEnvironment } from './launch.js';
+import { DistributedSampler } from '../data/sampler.js';
+import { DistributedDataParallel } from '../nn/parallel.js';
+import { destroyProcessGroup, isInitialized } from '../distributed/process-group.js';
 
 const PRESET = 'default: from --preset';
 
@@ -51,10 +55,16 @@ export const TRAIN: CommandSpec = {
     eps: { type: 'string', value: 'E', help: 'L∞ budget of the training attack', default: '0.3' },
     'attack-steps': { type: 'string', value: 'K', help: 'PGD steps of the training attack', default: '40' },
     'attack-step-size': { type: 'string', value: 'A', help: 'PGD step size of the training attack', default: '0.01' },
-    threads: { type: 'string', value: 'N', help: 'libtorch threads (default: all cores)' },
+    threads: { type: 'string', value: 'N', help: 'libtorch threads (default: all cores; with --nproc, each worker its share)' },
     json: { type: 'boolean', help: 'print the result as one JSON object on stdout' },
+    ...LAUNCH_OPTIONS,
   },
   notes: [
+    'Data-parallel training: --nproc N runs N workers (DistributedDataParallel over Gloo), each on a',
+    "disjoint shard with --batch-size / N examples per step, so the global batch stays --batch-size.",
+    'Rank 0 logs, checkpoints and writes --out; every rank resumes from --checkpoint (with several',
+    'machines, put it on a file system they share).',
+    '',
     'Presets (schedules are fractions of --epochs, so a shorter run keeps their shape):',
     ...RECIPE_NAMES.map((name) => `  ${name.padEnd(7)} ${RECIPES[name].source}`),
   ].join('\n'),
@@ -64,6 +74,8 @@ export interface TrainResult {
   arch: string;
   dataset: DatasetName;
   preset: RecipeName;
+  /** Processes that trained together (1 without --nproc). */
+  world_size: number;
   /** The recipe as run, after the command line's overrides. */
   recipe: TrainingRecipe;
   adv: 'none' | 'fgsm' | 'pgd';
@@ -132,7 +144,7 @@ function trainTransform(r: TrainingRecipe, plan: ModelPlan, numClasses: number):
   };
 }
 
-export function runTrain(values: Values): TrainResult {
+export async function runTrain(values: Values): Promise<TrainResult> {
   const arch = String(values.arch);
   const dataset = choiceOption('train', 'dataset', values.dataset, DATASETS);
   const plan = planFor('train', arch, dataset);
@@ -160,25 +172,61 @@ export function runTrain(values: Values): TrainResult {
           ? (model, inputs, targets) => F.crossEntropy(model.forward(inputs) as Tensor, targets, { labelSmoothing: smoothing })
           : undefined;
 
-  const log = (line: string) => process.stderr.write(line + '\n');
+  const processes = workerEnvironment()?.worldSize ?? 1;
+  if (recipe.batchSize % processes !== 0) throw new UsageError(`train: --batch-size ${recipe.batchSize} must divide evenly among the ${processes} processes`);
+  const { rank, worldSize } = await joinIfWorker();
+  try {
+    return train(values, { arch, dataset, plan, recipe, seed, out, adv, eps, loss, rank, worldSize });
+  } finally {
+    if (isInitialized()) destroyProcessGroup();
+  }
+}
+
+interface TrainPlan {
+  arch: string;
+  dataset: DatasetName;
+  plan: ModelPlan;
+  recipe: TrainingRecipe;
+  seed: number;
+  out: string | null;
+  adv: 'none' | 'fgsm' | 'pgd';
+  eps: number;
+  loss: LossFn | undefined;
+  rank: number;
+  worldSize: number;
+}
+
+function train(values: Values, p: TrainPlan): TrainResult {
+  const { arch, dataset, plan, recipe, seed, out, adv, eps, loss, rank, worldSize } = p;
+  const main = rank === 0;
+  const log = (line: string) => {
+    if (main) process.stderr.write(line + '\n');
+  };
   manualSeed(seed);
   const root = typeof values['data-root'] === 'string' ? values['data-root'] : undefined;
   const trainSet = loadDataset('train', dataset, 'train', root);
   const testSet = loadDataset('train', dataset, 'test', root);
   const model = getModel(arch, plan.options);
-  const params = model.parameters();
+  // Rank 0's initial weights reach every rank when DDP wraps the model.
+  const trained = worldSize > 1 ? new DistributedDataParallel(model) : model;
+  const params = trained.parameters();
   const { optimizer: kind, lr, momentum, weightDecay } = recipe;
   const optimizer = kind === 'sgd' ? new SGD(params, { lr, momentum, weightDecay }) : kind === 'adamw' ? new AdamW(params, { lr, weightDecay }) : new Adam(params, { lr, weightDecay });
-  const loader = new DataLoader(trainSet, { batchSize: recipe.batchSize, shuffle: true, seed, transform: trainTransform(recipe, plan, 10) });
+  const transform = trainTransform(recipe, plan, 10);
+  const loader =
+    worldSize > 1
+      ? new DataLoader(trainSet, { batchSize: recipe.batchSize / worldSize, sampler: new DistributedSampler(trainSet, { numReplicas: worldSize, rank, seed }), seed: seed + rank, transform })
+      : new DataLoader(trainSet, { batchSize: recipe.batchSize, shuffle: true, seed, transform });
   const { schedule, every } = recipeSchedule(optimizer, recipe, recipe.epochs, loader.length);
   const testTransform = !needsPreparation(plan) ? undefined : ([x, y]: Tensor[]) => [prepare(x, plan), y];
   const testLoader = new DataLoader(testSet, { batchSize: 1000, transform: testTransform });
   const training = adv === 'none' ? '' : `, ${adv.toUpperCase()} adversarial training at ε = ${eps}`;
-  log(`netlab train: ${arch} on ${dataset} (${trainSet.length} training, ${testSet.length} test images), ${recipe.name} preset: ${describeRecipe(recipe)}${training}`);
+  const processes = worldSize > 1 ? `, ${worldSize} processes × batch ${recipe.batchSize / worldSize}` : '';
+  log(`netlab train: ${arch} on ${dataset} (${trainSet.length} training, ${testSet.length} test images), ${recipe.name} preset: ${describeRecipe(recipe)}${training}${processes}`);
   const started = performance.now();
-  let bar = progressBar('epoch 1', loader.length);
+  let bar = main ? progressBar('epoch 1', loader.length) : null;
   const result = fit({
-    model,
+    model: trained,
     loader,
     optimizer,
     epochs: recipe.epochs,
@@ -188,27 +236,30 @@ export function runTrain(values: Values): TrainResult {
     scheduleEvery: every,
     checkpointPath: typeof values.checkpoint === 'string' ? resolve(values.checkpoint) : undefined,
     resume: Boolean(values.resume),
+    saveCheckpoints: main,
     onStep: (s) => {
+      if (!main) return;
       if (s.step === 0 && s.epoch > 0) bar = progressBar(`epoch ${s.epoch + 1}`, s.stepsPerEpoch);
-      bar.update(s.step + 1, { loss: s.loss.toFixed(4) });
+      bar?.update(s.step + 1, { loss: s.loss.toFixed(4) });
     },
     onEpoch: (e) => {
-      bar.stop();
+      bar?.stop();
       log(`epoch ${e.epoch + 1}/${recipe.epochs}: train loss ${e.trainLoss.toFixed(4)}, test accuracy ${(100 * e.testAccuracy!).toFixed(2)}%, lr ${e.lr.toPrecision(3)}, ${formatSeconds(e.seconds)}`);
     },
   });
-  bar.stop();
+  bar?.stop();
   if (result.resumedFrom) log(`resumed from epoch ${result.resumedFrom.epoch + 1}, step ${result.resumedFrom.step}`);
-  const final = evaluate(model, testLoader);
+  const final = evaluate(trained, testLoader);
   const trainSeconds = (performance.now() - started) / 1000;
-  if (out !== null) {
+  if (out !== null && main) {
     saveModel(out, model, plan, { framework: 'netlab', test_accuracy: String(final.accuracy) });
     log(`weights written to ${out}`);
   }
   log(`test accuracy ${(100 * final.accuracy).toFixed(2)}% (${Math.round(final.accuracy * final.count)}/${final.count}), ${formatSeconds(trainSeconds)} in all`);
+  if (trained !== model) trained.dispose();
   model.dispose();
   optimizer.dispose();
   trainSet.dispose();
   testSet.dispose();
-  return { arch, dataset, preset: recipe.name, recipe, adv, epochs: recipe.epochs, test_accuracy: final.accuracy, test_loss: final.loss, train_seconds: trainSeconds, history: result.epochs, weights: out };
+  return { arch, dataset, preset: recipe.name, world_size: worldSize, recipe, adv, epochs: recipe.epochs, test_accuracy: final.accuracy, test_loss: final.loss, train_seconds: trainSeconds, history: result.epochs, weights: out };
 }

@@ -10,6 +10,7 @@ import { scope } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
 import * as F from '../nn/functional.js';
 import type { Module } from '../nn/module.js';
+import { DistributedDataParallel } from '../nn/parallel.js';
 import type { Optimizer } from '../optim/optimizer.js';
 import type { DataLoader, DataLoaderState } from '../data/dataset.js';
 import { disposeCheckpoint, loadCheckpoint, saveCheckpoint } from '../io/checkpoint.js';
@@ -60,6 +61,12 @@ export interface FitOptions {
   checkpointEvery?: number;
   /** Continues from the checkpoint at checkpointPath when one exists. */
   resume?: boolean;
+  /**
+   * Whether this process writes the checkpoints (default true). In
+   * data-parallel training every rank resumes from the file and rank 0 alone
+   * writes it.
+   */
+  saveCheckpoints?: boolean;
   /** A wall-clock budget: training stops after the step during which it runs out (the epoch is then recorded as cut short). */
   maxSeconds?: number;
   onStep?: (info: StepInfo) => void;
@@ -90,6 +97,8 @@ export function fit(options: FitOptions): FitResult {
   const { model, loader, optimizer, epochs } = options;
   if (!Number.isInteger(epochs) || epochs < 0) throw new RangeError(`fit: epochs must be a non-negative integer, got ${epochs}`);
   if (options.maxSeconds !== undefined && !(options.maxSeconds > 0)) throw new RangeError(`fit: maxSeconds must be > 0, got ${options.maxSeconds}`);
+  // Each rank would stop on its own clock, and the others would wait for it in the next all-reduce.
+  if (options.maxSeconds !== undefined && model instanceof DistributedDataParallel) throw new TypeError('fit: maxSeconds cannot stop the ranks of DistributedDataParallel together; give a number of epochs');
   if (options.checkpointEvery !== undefined && (!Number.isInteger(options.checkpointEvery) || options.checkpointEvery < 1))
     throw new RangeError(`fit: checkpointEvery must be a positive integer, got ${options.checkpointEvery}`);
   if ((options.resume || options.checkpointEvery !== undefined) && options.checkpointPath === undefined)
@@ -109,7 +118,7 @@ export function fit(options: FitOptions): FitResult {
   }
 
   const checkpoint = (epoch: number, step: number) => {
-    if (options.checkpointPath === undefined) return;
+    if (options.checkpointPath === undefined || options.saveCheckpoints === false) return;
     const progress: Progress = { epoch, step, loader: loader.stateDict(), losses: result.losses, epochs: result.epochs };
     scope(() => {
       saveCheckpoint(options.checkpointPath!, {
