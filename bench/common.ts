@@ -166,3 +166,80 @@ export function reportThreads(threads: number): void {
 export function report(name: string, value: number): void {
   console.log(`${name}=${Number.isInteger(value) ? value : value.toPrecision(4)}`);
 }
+
+/**
+ * A process group of `worldSize` workers on loopback (NetLab or PyTorch),
+ * kept running: each waits for lines `NAME CALLS` on stdin, runs its block
+ * NAME with CALLS calls in step with the other ranks, and answers with a
+ * line of numbers (rank 0's seconds first). Two groups, one per framework,
+ * take turns as `compare` has them do within one process.
+ */
+export class GroupWorkers {
+  private readonly children: ChildProcessByStdio<Writable, Readable, null>[] = [];
+  private readonly lines: AsyncIterator<string>[] = [];
+
+  constructor(
+    private readonly label: string,
+    command: string,
+    args: readonly string[],
+    worldSize: number,
+    port: number,
+    env: Record<string, string> = {},
+  ) {
+    for (let rank = 0; rank < worldSize; rank++) {
+      const child = spawn(command, args, {
+        stdio: ['pipe', 'pipe', 'inherit'],
+        env: { ...process.env, ...env, MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(port), RANK: String(rank), LOCAL_RANK: String(rank), WORLD_SIZE: String(worldSize), NETLAB_BENCH_WORKER: '1' },
+      });
+      this.children.push(child);
+      this.lines.push(createInterface({ input: child.stdout })[Symbol.asyncIterator]());
+    }
+  }
+
+  /** Every rank's numbers for block `name`; rank 0's seconds are `[0][0]`. */
+  async measure(name: string, calls: number): Promise<number[][]> {
+    for (const child of this.children) child.stdin.write(`${name} ${calls}\n`);
+    return Promise.all(
+      this.lines.map(async (lines, rank) => {
+        const answer = await lines.next();
+        const values = answer.done ? [] : answer.value.trim().split(/\s+/).map(Number);
+        if (values.length === 0 || !values.every(Number.isFinite)) throw new Error(`bench: ${this.label} rank ${rank} gave no timing for '${name}'${answer.done ? ' (it exited)' : `: '${answer.value}'`}`);
+        return values;
+      }),
+    );
+  }
+
+  async time(name: string, calls: number): Promise<number> {
+    return (await this.measure(name, calls))[0][0];
+  }
+
+  close(): void {
+    for (const child of this.children) child.stdin.end();
+  }
+}
+
+/** Times two groups' block `name` taking turns, as `compare`; returns the median seconds per call of each. */
+export async function compareGroups(netlab: GroupWorkers, pytorch: GroupWorkers, name: string, options: CompareOptions): Promise<Comparison> {
+  for (let i = 0; i < options.warmupBlocks; i++) {
+    await netlab.time(name, options.calls);
+    await pytorch.time(name, options.calls);
+  }
+  const n: number[] = [];
+  const p: number[] = [];
+  for (let i = 0; i < options.blocks; i++) {
+    const order = i % 2 === 0 ? [netlab, pytorch] : [pytorch, netlab];
+    for (const group of order) {
+      await settle();
+      (group === netlab ? n : p).push(await group.time(name, options.calls));
+    }
+  }
+  return { netlab: median(n) / options.calls, pytorch: median(p) / options.calls };
+}
+
+/** Reads `NAME CALLS` lines on stdin and answers each with `run(name, calls)`'s numbers; for group workers. */
+export async function serveBlocks(run: (name: string, calls: number) => Promise<number[]>): Promise<void> {
+  for await (const line of createInterface({ input: process.stdin })) {
+    const [name, calls] = line.trim().split(/\s+/);
+    process.stdout.write((await run(name, Number(calls))).join(' ') + '\n');
+  }
+}

@@ -30,7 +30,17 @@ namespace {
 
 using std::chrono::milliseconds;
 
+// Hands completed collectives from Gloo's threads to the main thread: one
+// thread-safe function per group, referenced (keeping Node alive) only while
+// some wait is pending, so a collective costs no handle of its own.
+struct Waiter {
+  Napi::ThreadSafeFunction tsfn;
+  int pending = 0;  // touched on the main thread only
+  ~Waiter() { tsfn.Release(); }
+};
+
 struct Group {
+  std::shared_ptr<Waiter> waiter;
   c10::intrusive_ptr<c10d::Store> store;  // the "default_pg"-prefixed store
   // The Gloo group, or under TORCH_DISTRIBUTED_DEBUG=DETAIL PyTorch's
   // ProcessGroupWrapper around it, which checks before every collective that
@@ -42,6 +52,7 @@ struct Group {
 
 struct Pending {
   c10::intrusive_ptr<c10d::Work> work;
+  std::shared_ptr<Waiter> waiter;
 };
 
 struct DdpReducer {
@@ -208,7 +219,13 @@ Napi::Value InitProcessGroup(const Napi::CallbackInfo& info) {
       gloo->setSequenceNumberForGroup();
       group->store = defaultPg;
     };
-    return runAsync(info.Env(), body, [group](Napi::Env env) { return box(env, new Group(*group)); });
+    return runAsync(info.Env(), body, [group](Napi::Env env) {
+      auto* g = new Group(*group);
+      g->waiter = std::make_shared<Waiter>();
+      g->waiter->tsfn = Napi::ThreadSafeFunction::New(env, Napi::Function::New(env, [](const Napi::CallbackInfo&) {}), "netlab.distributed", 0, 1);
+      g->waiter->tsfn.Unref(env);
+      return box(env, g);
+    });
   });
 }
 
@@ -249,7 +266,7 @@ std::vector<at::Tensor> readDenseList(const Napi::Value& v, const char* what) {
   return out;
 }
 
-Napi::Value wrapWork(Napi::Env env, c10::intrusive_ptr<c10d::Work> work) { return box(env, new Pending{std::move(work)}); }
+Napi::Value wrapWork(Napi::Env env, const Group& g, c10::intrusive_ptr<c10d::Work> work) { return box(env, new Pending{std::move(work), g.waiter}); }
 
 // allReduce(group, tensor, op) -> work
 Napi::Value AllReduce(const Napi::CallbackInfo& info) {
@@ -258,7 +275,7 @@ Napi::Value AllReduce(const Napi::CallbackInfo& info) {
     std::vector<at::Tensor> tensors{readDense(info[1], "tensor")};
     c10d::AllreduceOptions opts;
     opts.reduceOp = readReduceOp(info[2]);
-    return wrapWork(info.Env(), g.pg->allreduce(tensors, opts));
+    return wrapWork(info.Env(), g, g.pg->allreduce(tensors, opts));
   });
 }
 
@@ -269,7 +286,7 @@ Napi::Value Broadcast(const Napi::CallbackInfo& info) {
     std::vector<at::Tensor> tensors{readDense(info[1], "tensor")};
     c10d::BroadcastOptions opts;
     opts.rootRank = readInt(info[2], "src");
-    return wrapWork(info.Env(), g.pg->broadcast(tensors, opts));
+    return wrapWork(info.Env(), g, g.pg->broadcast(tensors, opts));
   });
 }
 
@@ -279,7 +296,7 @@ Napi::Value AllGather(const Napi::CallbackInfo& info) {
     Group& g = readGroup(info[0]);
     std::vector<std::vector<at::Tensor>> outputs{readDenseList(info[1], "outputList")};
     std::vector<at::Tensor> inputs{readDense(info[2], "input")};
-    return wrapWork(info.Env(), g.pg->allgather(outputs, inputs));
+    return wrapWork(info.Env(), g, g.pg->allgather(outputs, inputs));
   });
 }
 
@@ -291,7 +308,7 @@ Napi::Value ReduceScatter(const Napi::CallbackInfo& info) {
     std::vector<std::vector<at::Tensor>> inputs{readDenseList(info[2], "inputList")};
     c10d::ReduceScatterOptions opts;
     opts.reduceOp = readReduceOp(info[3]);
-    return wrapWork(info.Env(), g.pg->reduce_scatter(outputs, inputs, opts));
+    return wrapWork(info.Env(), g, g.pg->reduce_scatter(outputs, inputs, opts));
   });
 }
 
@@ -299,15 +316,34 @@ Napi::Value ReduceScatter(const Napi::CallbackInfo& info) {
 Napi::Value Barrier(const Napi::CallbackInfo& info) {
   return guard(info, "barrier", [&]() -> Napi::Value {
     Group& g = readGroup(info[0]);
-    return wrapWork(info.Env(), g.pg->barrier());
+    return wrapWork(info.Env(), g, g.pg->barrier());
   });
 }
 
-// waitWork(work) -> Promise<void>, rejected with the collective's error.
+// waitWork(work) -> Promise<void>, rejected with the collective's error. The
+// work's future calls back on the Gloo thread that completes it, which hands
+// the outcome to the main thread; no thread waits in between.
 Napi::Value WaitWork(const Napi::CallbackInfo& info) {
   return guard(info, "wait", [&]() -> Napi::Value {
-    c10::intrusive_ptr<c10d::Work> work = unbox<Pending>(info[0], "work").work;
-    return runAsync(info.Env(), [work]() { work->wait(); }, [](Napi::Env env) { return env.Undefined(); });
+    Napi::Env env = info.Env();
+    Pending& p = unbox<Pending>(info[0], "work");
+    std::shared_ptr<Waiter> waiter = p.waiter;
+    auto deferred = std::make_shared<Napi::Promise::Deferred>(Napi::Promise::Deferred::New(env));
+    if (waiter->pending++ == 0) waiter->tsfn.Ref(env);
+    auto settle = [deferred, waiter](Napi::Env env, Napi::Function, std::string* error) {
+      if (--waiter->pending == 0) waiter->tsfn.Unref(env);
+      if (error == nullptr) {
+        deferred->Resolve(env.Undefined());
+      } else {
+        deferred->Reject(Napi::Error::New(env, *error).Value());
+        delete error;
+      }
+    };
+    p.work->getFuture()->addCallback([waiter, settle](c10::ivalue::Future& future) {
+      std::string* error = future.hasError() ? new std::string(future.tryRetrieveErrorMessage()) : nullptr;
+      if (waiter->tsfn.BlockingCall(error, [settle](Napi::Env env, Napi::Function fn, std::string* e) { settle(env, fn, e); }) != napi_ok) delete error;
+    });
+    return deferred->Promise();
   });
 }
 

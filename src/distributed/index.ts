@@ -12,6 +12,7 @@ export {
   allReduce,
   broadcast,
   allGather,
+  allGatherObject,
   reduceScatter,
   barrier,
   ReduceOp,

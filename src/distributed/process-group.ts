@@ -9,6 +9,7 @@
 // write them until the work is done.
 import { native, type NativeGroup, type NativeWork } from '../tensor/native.js';
 import { describeValue, Tensor } from '../tensor/tensor.js';
+import { fromBytes, tensor } from '../tensor/creation.js';
 
 /** The reductions of `allReduce` and `reduceScatter`, as torch.distributed.ReduceOp. */
 export const ReduceOp = { SUM: 'sum', PRODUCT: 'product', MIN: 'min', MAX: 'max', AVG: 'avg' } as const;
@@ -309,4 +310,37 @@ export function reduceScatter(output: Tensor, inputList: Tensor[], op: ReduceOpN
 export function barrier(): Work {
   const g = requireGroup('barrier');
   return new Work(native.distBarrier(g.native), 'barrier', g.rank);
+}
+
+/**
+ * Fills `objectList[r]` with rank r's `obj`, as torch.distributed's
+ * all_gather_object (which pickles; this sends JSON, so NaN and undefined
+ * arrive as null). Every rank must call it.
+ */
+export async function allGatherObject(objectList: unknown[], obj: unknown): Promise<void> {
+  const g = requireGroup('allGatherObject');
+  if (!Array.isArray(objectList) || objectList.length !== g.worldSize) {
+    throw new RangeError(`allGatherObject: objectList must have one slot per rank (${g.worldSize}), got ${Array.isArray(objectList) ? objectList.length : describeValue(objectList)}`);
+  }
+  const text = JSON.stringify(obj);
+  if (text === undefined) throw new TypeError(`allGatherObject: ${describeValue(obj)} has no JSON form`);
+  const bytes = new TextEncoder().encode(text);
+  const own = tensor([bytes.length], { dtype: 'int64' });
+  const lengths = Array.from({ length: g.worldSize }, () => tensor([0], { dtype: 'int64' }));
+  const tensors: Tensor[] = [own, ...lengths];
+  try {
+    await allGather(lengths, own);
+    const sizes = lengths.map((t) => Number(t.item()));
+    const longest = Math.max(...sizes);
+    const padded = new Uint8Array(longest);
+    padded.set(bytes);
+    const input = fromBytes(padded, [longest], 'uint8');
+    const outputs = sizes.map(() => fromBytes(new Uint8Array(longest), [longest], 'uint8'));
+    tensors.push(input, ...outputs);
+    await allGather(outputs, input);
+    const decoder = new TextDecoder();
+    outputs.forEach((t, r) => (objectList[r] = JSON.parse(decoder.decode((t.toTypedArray() as Uint8Array).subarray(0, sizes[r])))));
+  } finally {
+    for (const t of tensors) t.dispose();
+  }
 }

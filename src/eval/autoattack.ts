@@ -62,7 +62,9 @@ export interface AutoAttackResult {
   brokenBy: (string | null)[];
   /** The adversarial batch: the breaking point where an attack succeeded, the clean input elsewhere. */
   adversarial: Tensor;
-  /** Warnings about the evaluation itself (gradient masking, randomness). */
+  /** What the checks before attacking found (see `preflight`). */
+  preflight: Preflight;
+  /** Warnings about the evaluation itself (gradient masking, randomness), from `preflight` and the stages. */
   diagnostics: string[];
   seconds: number;
   dispose(): void;
@@ -119,7 +121,6 @@ export function autoAttack(model: Classifier, x: Tensor, y: Tensor, options: Aut
   const wasTraining = model instanceof Module ? model.training : false;
   if (model instanceof Module) model.eval();
   const started = performance.now();
-  const diagnostics: string[] = [];
   const adversarial = noGrad(() => x.clone());
   try {
     const brokenBy: (string | null)[] = [];
@@ -130,7 +131,7 @@ export function autoAttack(model: Classifier, x: Tensor, y: Tensor, options: Aut
     }
     const robustCount = () => brokenBy.filter((b) => b === null).length;
     const cleanAccuracy = robustCount() / n;
-    diagnostics.push(...scope(() => preflight(forward, x.narrow(0, 0, Math.min(batchSize, n)), y.narrow(0, 0, Math.min(batchSize, n)), version)));
+    const checks = scope(() => preflight(forward, x.narrow(0, 0, Math.min(batchSize, n)), y.narrow(0, 0, Math.min(batchSize, n)), version));
     const done: AutoAttackStage[] = [];
     for (const { name, attack } of stages) {
       const robust = brokenBy.flatMap((b, i) => (b === null ? [i] : []));
@@ -162,14 +163,8 @@ export function autoAttack(model: Classifier, x: Tensor, y: Tensor, options: Aut
       options.onStage?.(stage);
     }
     const robustAccuracy = robustCount() / n;
-    const square = done.findIndex((s) => s.attack === 'Square');
-    if (square > 0 && done[square].broken / n > SQUARE_ALARM)
-      diagnostics.push(
-        `Square, a black-box attack, broke ${done[square].broken} examples every white-box attack before it missed ` +
-          `(robust accuracy ${pct(done[square - 1].robustAccuracy)} → ${pct(done[square].robustAccuracy)}), more than the reference's 0.2-point alarm: ` +
-          'the gradients may mislead (gradient masking, Carlini et al. 2019); check with more Square queries and restarts, or an adaptive attack',
-      );
-    return { n, norm, eps: options.eps, version, cleanAccuracy, robustAccuracy, stages: done, brokenBy, adversarial, diagnostics, seconds: (performance.now() - started) / 1000, dispose: () => adversarial.dispose() };
+    const diagnostics = diagnose(checks, done, n);
+    return { n, norm, eps: options.eps, version, cleanAccuracy, robustAccuracy, stages: done, brokenBy, adversarial, preflight: checks, diagnostics, seconds: (performance.now() - started) / 1000, dispose: () => adversarial.dispose() };
   } catch (error) {
     adversarial.dispose();
     throw error;
@@ -187,31 +182,101 @@ function pct(v: number): string {
   return `${(100 * v).toFixed(2)}%`;
 }
 
+/** The reference's checks before attacking, on the first batch. */
+export interface Preflight {
+  /** Examples checked. */
+  checked: number;
+  /** The outputs differed between two passes over the same inputs (a randomised model; versions other than 'rand' only). */
+  randomised: boolean;
+  /** Examples whose cross-entropy has an exactly zero input gradient. */
+  zeroGradient: number;
+}
+
 /**
- * The reference's checks before attacking: a model whose outputs change
- * between two passes is randomised (and needs version 'rand'), and examples
- * whose cross-entropy has an exactly zero input gradient give gradient-based
- * attacks nothing to follow.
+ * A model whose outputs change between two passes is randomised (and needs
+ * version 'rand'), and examples whose cross-entropy has an exactly zero
+ * input gradient give gradient-based attacks nothing to follow.
  */
-function preflight(forward: (x: Tensor) => Tensor, x: Tensor, y: Tensor, version: AutoAttackVersion): string[] {
+function preflight(forward: (x: Tensor) => Tensor, x: Tensor, y: Tensor, version: AutoAttackVersion): Preflight {
   return scope(() => {
-    const notes: string[] = [];
+    let randomised = false;
     if (version !== 'rand') {
       const [a, b] = noGrad(() => [forward(x), forward(x)]);
-      if (!a.allclose(b, { rtol: 1e-5, atol: 1e-6 }))
-        notes.push("the model's outputs differ between two passes over the same inputs: it is randomised, and its evaluation needs --version rand (expectation over transformation)");
+      randomised = !a.allclose(b, { rtol: 1e-5, atol: 1e-6 });
     }
     const xr = x.detach().requiresGrad_(true);
     const loss = enableGrad(() => F.crossEntropy(forward(xr), y, { reduction: 'sum' }));
     const [g] = grad(loss, xr);
-    const zero = noGrad(() => g!.flatten(1).abs().sum(1).eq(0).sum().item());
-    if (zero > 0)
-      notes.push(
-        `${zero} of ${x.shape[0]} examples have an exactly zero input gradient of the cross-entropy (a saturated softmax): ` +
-          'attacks on that loss (FGSM, PGD, APGD-CE) cannot move them; trust the DLR-loss and black-box stages (gradient masking)',
-      );
-    return notes;
+    const zeroGradient = noGrad(() => g!.flatten(1).abs().sum(1).eq(0).sum().item());
+    return { checked: x.shape[0], randomised, zeroGradient };
   });
+}
+
+/** The warnings of an AutoAttack run, from its preflight checks and its stages over n examples. */
+function diagnose(checks: Preflight, stages: AutoAttackStage[], n: number): string[] {
+  const notes: string[] = [];
+  if (checks.randomised)
+    notes.push("the model's outputs differ between two passes over the same inputs: it is randomised, and its evaluation needs --version rand (expectation over transformation)");
+  if (checks.zeroGradient > 0)
+    notes.push(
+      `${checks.zeroGradient} of ${checks.checked} examples have an exactly zero input gradient of the cross-entropy (a saturated softmax): ` +
+        'attacks on that loss (FGSM, PGD, APGD-CE) cannot move them; trust the DLR-loss and black-box stages (gradient masking)',
+    );
+  const square = stages.findIndex((s) => s.attack === 'Square');
+  if (square > 0 && stages[square].broken / n > SQUARE_ALARM)
+    notes.push(
+      `Square, a black-box attack, broke ${stages[square].broken} examples every white-box attack before it missed ` +
+        `(robust accuracy ${pct(stages[square - 1].robustAccuracy)} → ${pct(stages[square].robustAccuracy)}), more than the reference's 0.2-point alarm: ` +
+        'the gradients may mislead (gradient masking, Carlini et al. 2019); check with more Square queries and restarts, or an adaptive attack',
+    );
+  return notes;
+}
+
+/** An AutoAttack result without its tensors: what ranks exchange, as JSON, when they evaluate shards. */
+export type AutoAttackSummary = Omit<AutoAttackResult, 'adversarial' | 'dispose'>;
+
+/**
+ * One result from the results of consecutive parts of an evaluation (in
+ * order), and the adversarial batch of all of them: counts add up, stages
+ * line up by name, and the diagnostics are made again for the whole.
+ */
+export function mergeAutoAttack(parts: AutoAttackSummary[], adversarial: Tensor): AutoAttackResult {
+  if (parts.length === 0) throw new RangeError('mergeAutoAttack: no parts to merge');
+  const { norm, eps, version } = parts[0];
+  const brokenBy = parts.flatMap((p) => p.brokenBy);
+  const n = brokenBy.length;
+  if (adversarial.shape[0] !== n) throw new RangeError(`mergeAutoAttack: the adversarial batch has ${adversarial.shape[0]} rows for ${n} examples`);
+  const clean = brokenBy.filter((b) => b !== 'misclassified').length;
+  const names = autoAttackStages(version, norm, eps).map((s) => s.name);
+  let left = clean;
+  const stages: AutoAttackStage[] = [];
+  for (const name of names) {
+    const ran = parts.flatMap((p) => p.stages.filter((s) => s.attack === name));
+    if (ran.length === 0) continue;
+    const broken = ran.reduce((sum, s) => sum + s.broken, 0);
+    left -= broken;
+    stages.push({ attack: name, robustAccuracy: left / n, broken, seconds: ran.reduce((sum, s) => sum + s.seconds, 0) });
+  }
+  const checks: Preflight = {
+    checked: parts.reduce((sum, p) => sum + p.preflight.checked, 0),
+    randomised: parts.some((p) => p.preflight.randomised),
+    zeroGradient: parts.reduce((sum, p) => sum + p.preflight.zeroGradient, 0),
+  };
+  return {
+    n,
+    norm,
+    eps,
+    version,
+    cleanAccuracy: clean / n,
+    robustAccuracy: left / n,
+    stages,
+    brokenBy,
+    adversarial,
+    preflight: checks,
+    diagnostics: diagnose(checks, stages, n),
+    seconds: parts.reduce((sum, p) => sum + p.seconds, 0),
+    dispose: () => adversarial.dispose(),
+  };
 }
 
 /** AutoAttack's result as a row of a robustness table, beside PGD's. */

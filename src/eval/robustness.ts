@@ -6,7 +6,7 @@ import { noGrad } from '../tensor/autograd.js';
 import { scope } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { Module } from '../nn/module.js';
-import type { Attack, Classifier } from '../attacks/attack.js';
+import type { Attack, AttackResult, Classifier } from '../attacks/attack.js';
 
 export interface AttackSpec {
   /** A short name for tables, e.g. 'PGD-40'. */
@@ -43,6 +43,8 @@ export interface RobustnessOptions {
   batchSize?: number;
   /** Called after every batch with the examples done so far. */
   onBatch?: (done: number, total: number) => void;
+  /** Called with every batch's attack result (its tensors live until the call returns) and the batch's first index. */
+  onResult?: (result: AttackResult, start: number) => void;
 }
 
 function forwardOf(model: Classifier): (x: Tensor) => Tensor {
@@ -84,6 +86,7 @@ export function evaluateAttack(model: Classifier, x: Tensor, y: Tensor, spec: At
       const xb = x.narrow(0, i, size);
       const yb = y.narrow(0, i, size);
       const result = spec.attack.run(model, xb, { labels: yb });
+      options.onResult?.(result, i);
       noGrad(() => {
         const wasTraining = model instanceof Module ? model.training : false;
         if (model instanceof Module) model.eval();
@@ -117,6 +120,46 @@ export function evaluateAttack(model: Classifier, x: Tensor, y: Tensor, spec: At
     meanLinf: fooled ? sumLinf / fooled : NaN,
     meanL0: fooled ? sumL0 / fooled : NaN,
     seconds: (performance.now() - started) / 1000,
+  };
+}
+
+/**
+ * One row from the rows of consecutive parts of an evaluation with the same
+ * attack: counts and distance sums add up. (Rows that crossed JSON have null
+ * for NaN.)
+ */
+export function mergeRows(rows: RobustnessRow[]): RobustnessRow {
+  if (rows.length === 0) throw new RangeError('mergeRows: no rows to merge');
+  let n = 0;
+  let clean = 0;
+  let robust = 0;
+  let sumL2 = 0;
+  let sumLinf = 0;
+  let sumL0 = 0;
+  for (const row of rows) {
+    const c = Math.round(row.cleanAccuracy * row.n);
+    const r = Math.round(row.robustAccuracy * row.n);
+    const fooled = c - r;
+    n += row.n;
+    clean += c;
+    robust += r;
+    if (fooled > 0) {
+      sumL2 += row.meanL2 * fooled;
+      sumLinf += row.meanLinf * fooled;
+      sumL0 += row.meanL0 * fooled;
+    }
+  }
+  const fooled = clean - robust;
+  return {
+    ...rows[0],
+    n,
+    cleanAccuracy: clean / n,
+    robustAccuracy: robust / n,
+    successRate: clean ? fooled / clean : NaN,
+    meanL2: fooled ? sumL2 / fooled : NaN,
+    meanLinf: fooled ? sumLinf / fooled : NaN,
+    meanL0: fooled ? sumL0 / fooled : NaN,
+    seconds: rows.reduce((sum, row) => sum + row.seconds, 0),
   };
 }
 

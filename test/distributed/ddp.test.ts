@@ -57,3 +57,21 @@ test('DDP and noSync accumulation: 100 Adam steps (lr 1e-4) of 2 × 25 end withi
     assert.ok(worst < 1e-4, `${mode}: largest difference ${worst} at ${key}`);
   }
 });
+
+test('training with DDP resumes exactly: 2 epochs in one run equal 1 epoch, then a resume from the checkpoint rank 0 wrote', async () => {
+  const run = async (epochs: number, name: string, checkpoint?: string) => {
+    const out = join(dir, `${name}.safetensors`);
+    const results = await runRanks('resume', 2, { args: { epochs, checkpoint, out }, timeoutMs: 240_000 });
+    for (const r of results) assert.equal(r.code, 0, `rank ${r.rank}: ${r.stderr.slice(-2000)}`);
+    return { out, results };
+  };
+  const straight = await run(2, 'straight');
+  const checkpoint = join(dir, 'resume-checkpoint.safetensors');
+  const first = await run(1, 'first-half', checkpoint);
+  assert.deepEqual(first.results.map((r) => r.result.steps), [20, 20]);
+  const resumed = await run(2, 'resumed', checkpoint);
+  assert.deepEqual(resumed.results.map((r) => r.result.resumedFrom), [{ epoch: 1, step: 0 }, { epoch: 1, step: 0 }]);
+  assert.deepEqual(resumed.results.map((r) => r.result.steps), [40, 40]);
+  const { worst, key } = maxDifference(straight.out, resumed.out);
+  assert.equal(worst, 0, `resumed weights differ by ${worst} at ${key}`);
+});

@@ -3,7 +3,8 @@
 // Run without that variable (as `node --test` does with every file here) it
 // does nothing.
 import { distributed as dist, F, manualSeed, scope, tensor, zeros, type DType, type Tensor } from '../../src/index.js';
-import { DataLoader } from '../../src/data/dataset.js';
+import { DataLoader, TensorDataset } from '../../src/data/dataset.js';
+import { fit } from '../../src/train/trainer.js';
 import { DistributedSampler } from '../../src/data/sampler.js';
 import { loadMnist } from '../../src/data/mnist.js';
 import { saveSafetensors } from '../../src/io/safetensors.js';
@@ -102,7 +103,6 @@ async function ddp(): Promise<unknown> {
   const images = all.images.narrow(0, 0, 5000).clone();
   const labels = all.labels.narrow(0, 0, 5000).clone();
   all.dispose();
-  const { TensorDataset } = await import('../../src/data/dataset.js');
   const data = new TensorDataset(images, labels);
   const perRank = globalBatch / size;
   const sampler = new DistributedSampler(data, { numReplicas: size, rank, seed: 7 });
@@ -142,6 +142,28 @@ async function ddp(): Promise<unknown> {
   return { rank, checksum, steps };
 }
 
+// fit() with DDP over 1,000 MNIST images (2 × 25 per step): rank 0 alone
+// writes the checkpoint after every epoch, and every rank resumes from it.
+async function resume(): Promise<unknown> {
+  const { epochs, checkpoint, out } = args as { epochs: number; checkpoint?: string; out: string };
+  await dist.initProcessGroup({ timeout: 60_000 });
+  const rank = dist.getRank();
+  const size = dist.getWorldSize();
+  const all = loadMnist({ split: 'train' });
+  const data = new TensorDataset(all.images.narrow(0, 0, 1000).clone(), all.labels.narrow(0, 0, 1000).clone());
+  all.dispose();
+  manualSeed(0);
+  const model = madryCnn();
+  const ddp = new DistributedDataParallel(model);
+  const optimizer = new Adam(ddp.parameters(), { lr: 1e-3 });
+  const loader = new DataLoader(data, { batchSize: 50 / size, sampler: new DistributedSampler(data, { numReplicas: size, rank, seed: 3 }), seed: rank });
+  const result = fit({ model: ddp, loader, optimizer, epochs, checkpointPath: checkpoint, resume: checkpoint !== undefined, saveCheckpoints: rank === 0 });
+  if (rank === 0) scope(() => saveSafetensors(out, model.stateDict()));
+  ddp.dispose();
+  dist.destroyProcessGroup();
+  return { rank, steps: result.losses.length, resumedFrom: result.resumedFrom ?? null };
+}
+
 async function failures(): Promise<unknown> {
   const kind = args.kind as string;
   const timeout = args.timeout ?? 5000;
@@ -168,7 +190,7 @@ async function failures(): Promise<unknown> {
   throw new Error(`unknown failure kind ${kind}`);
 }
 
-const SCENARIOS: Record<string, () => Promise<unknown>> = { collectives, interop, ddp, failures };
+const SCENARIOS: Record<string, () => Promise<unknown>> = { collectives, interop, ddp, resume, failures };
 
 if (scenario !== undefined) {
   const run = SCENARIOS[scenario];
