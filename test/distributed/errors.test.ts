@@ -17,20 +17,30 @@ async function rejects(promise: Promise<unknown>, pattern: RegExp): Promise<void
   });
 }
 
-test('initProcessGroup rejects bad options before touching the network', async () => {
-  const tcp = 'tcp://127.0.0.1:1';
-  await rejects(dist.initProcessGroup({ initMethod: tcp, rank: 0, worldSize: 0 }), /worldSize must be an integer >= 1, got 0/);
-  await rejects(dist.initProcessGroup({ initMethod: tcp, rank: 2, worldSize: 2 }), /rank 2 is not below the world size 2/);
-  await rejects(dist.initProcessGroup({ initMethod: tcp, rank: -1, worldSize: 2 }), /rank must be an integer >= 0, got -1/);
-  await rejects(dist.initProcessGroup({ initMethod: tcp, rank: 0.5, worldSize: 2 }), /rank must be an integer/);
-  await rejects(dist.initProcessGroup({ backend: 'carrier-pigeon', initMethod: tcp, rank: 0, worldSize: 1 }), /unknown backend 'carrier-pigeon'; use 'gloo'/);
-  await rejects(dist.initProcessGroup({ backend: 'nccl', initMethod: tcp, rank: 0, worldSize: 1 }), /'nccl' needs a CUDA build/);
-  await rejects(dist.initProcessGroup({ initMethod: 'tcp://127.0.0.1', rank: 0, worldSize: 1 }), /needs a host and a port from 1 to 65535/);
-  await rejects(dist.initProcessGroup({ initMethod: 'tcp://127.0.0.1:70000', rank: 0, worldSize: 1 }), /needs a host and a port/);
-  await rejects(dist.initProcessGroup({ initMethod: 'udp://127.0.0.1:5', rank: 0, worldSize: 1 }), /unknown init method 'udp:\/\/'/);
-  await rejects(dist.initProcessGroup({ initMethod: '127.0.0.1:5', rank: 0, worldSize: 1 }), /is not a URL/);
-  await rejects(dist.initProcessGroup({ initMethod: tcp, rank: 0, worldSize: 1, timeout: 0 }), /timeout must be a positive number of milliseconds/);
-  await rejects(dist.initProcessGroup({ initMethod: 'tcp://127.0.0.1:5?rank=x', worldSize: 1 }), /rank must be an integer >= 0, got 'x' \(from rank in/);
+const TCP = 'tcp://127.0.0.1:1';
+const badOptions: [string, dist.InitOptions, RegExp][] = [
+  ['a world size of 0', { initMethod: TCP, rank: 0, worldSize: 0 }, /worldSize must be an integer >= 1, got 0/],
+  ['a rank equal to the world size', { initMethod: TCP, rank: 2, worldSize: 2 }, /rank 2 is not below the world size 2/],
+  ['a negative rank', { initMethod: TCP, rank: -1, worldSize: 2 }, /rank must be an integer >= 0, got -1/],
+  ['a fractional rank', { initMethod: TCP, rank: 0.5, worldSize: 2 }, /rank must be an integer >= 0, got 0.5/],
+  ['an unknown backend', { backend: 'carrier-pigeon', initMethod: TCP, rank: 0, worldSize: 1 }, /unknown backend 'carrier-pigeon'; use 'gloo'/],
+  ['NCCL without CUDA', { backend: 'nccl', initMethod: TCP, rank: 0, worldSize: 1 }, /'nccl' needs a CUDA build/],
+  ['a tcp:// method without a port', { initMethod: 'tcp://127.0.0.1', rank: 0, worldSize: 1 }, /needs a host and a port from 1 to 65535/],
+  ['a port past 65535', { initMethod: 'tcp://127.0.0.1:70000', rank: 0, worldSize: 1 }, /needs a host and a port/],
+  ['an unknown init method', { initMethod: 'udp://127.0.0.1:5', rank: 0, worldSize: 1 }, /unknown init method 'udp:\/\/'/],
+  ['an init method that is not a URL', { initMethod: '127.0.0.1:5', rank: 0, worldSize: 1 }, /is not a URL/],
+  ['a file:// method without a path', { initMethod: 'file://', rank: 0, worldSize: 1 }, /names no file/],
+  ['a timeout of 0', { initMethod: TCP, rank: 0, worldSize: 1, timeout: 0 }, /timeout must be a positive number of milliseconds/],
+  ['a rank in the URL that is not a number', { initMethod: 'tcp://127.0.0.1:5?rank=x', worldSize: 1 }, /rank must be an integer >= 0, got 'x' \(from rank in/],
+];
+for (const [name, options, pattern] of badOptions) {
+  test(`initProcessGroup refuses ${name} before touching the network`, async () => {
+    await rejects(dist.initProcessGroup(options), pattern);
+    assert.equal(dist.isInitialized(), false);
+  });
+}
+
+test('env:// without MASTER_ADDR or WORLD_SIZE names the missing variable', async () => {
   const saved = { ...process.env };
   try {
     delete process.env.MASTER_ADDR;
@@ -40,7 +50,18 @@ test('initProcessGroup rejects bad options before touching the network', async (
   } finally {
     process.env = saved;
   }
-  assert.equal(dist.isInitialized(), false);
+});
+
+test('GLOO_SOCKET_IFNAME: the loopback interface carries a group; an interface that does not exist is named in the error', async () => {
+  const lo = await runRanks('collectives', 2, { args: { dtypes: ['float32'] }, timeoutMs: 60_000, ranks: [{ env: { GLOO_SOCKET_IFNAME: 'lo' } }, { env: { GLOO_SOCKET_IFNAME: 'lo' } }] });
+  for (const r of lo) assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(lo[0].result.float32.sum, [3, 4, -3]);
+  const env = { GLOO_SOCKET_IFNAME: 'nosuch0' };
+  const bad = await runRanks('failures', 2, { args: { kind: 'join', timeout: 3000 }, timeoutMs: 30_000, ranks: [{ env }, { env }] });
+  for (const r of bad) {
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.result.error ?? '', /nosuch0/, `rank ${r.rank}: ${JSON.stringify(r.result)}`);
+  }
 });
 
 test('collectives, queries and DDP before initProcessGroup say to call it', () => {
