@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 
-import { F, isGradEnabled, liveTensors, manualSeed, nn, noGrad, rand, randn, scope, tensor, Tensor } from '../../src/index.js';
+import { F, isGradEnabled, liveTensors, manualSeed, nn, noGrad, rand, randn, scope, Tensor } from '../../src/index.js';
 import { APGD, APGDT, apgdCheckpoints, dlrLoss, FAB, FABT, PGD, projectOntoHyperplane, Square, squareFraction, squarePattern, targetedDlrLoss, type Attack } from '../../src/attacks/index.js';
 import { autoAttack, autoAttackStages, gradientMaskingFlags } from '../../src/eval/index.js';
 import { evaluateAttack } from '../../src/eval/robustness.js';
