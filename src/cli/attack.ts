@@ -149,22 +149,30 @@ export interface AttackReport extends RobustnessRow {
   saved: string | null;
 }
 
+// Progress of one attack within a chunk: its own bar on rank 0, none elsewhere.
+type ChunkProgress = (attack: string, total: number) => ((done: number) => void) | undefined;
+
 // The images are attacked in chunks of --batch-size, each from its own seed,
 // so that `--nproc N` (chunks dealt round-robin to the ranks, results merged
 // in chunk order) gives exactly the single-process result.
-async function inChunks<T>(loaded: Loaded, batchSize: number, label: string, evaluate: (chunk: Chunk) => T): Promise<{ results: T[]; rank: number }> {
+async function inChunks<T>(loaded: Loaded, batchSize: number, evaluate: (chunk: Chunk, progress: ChunkProgress) => T): Promise<{ results: T[]; rank: number }> {
   const { rank, worldSize } = await joinIfWorker();
   const n = loaded.images.shape[0];
   const chunks = shardChunks(n, batchSize, rank, worldSize);
-  const bar = rank === 0 ? progressBar(worldSize > 1 ? `${label} (rank 0 of ${worldSize})` : label, chunks.reduce((s, c) => s + c.length, 0), 'images') : null;
-  let done = 0;
+  const total = Math.ceil(n / batchSize);
+  let bar: ReturnType<typeof progressBar> | null = null;
   const mine = chunks.map((chunk) => {
-    const value = evaluate(chunk);
-    done += chunk.length;
-    bar?.update(done);
-    return { index: chunk.index, value };
+    const where = total > 1 ? `chunk ${chunk.index + 1}/${total}${worldSize > 1 ? ` (rank ${rank})` : ''} ` : '';
+    const progress: ChunkProgress = (attack, size) => {
+      if (rank !== 0) return undefined;
+      bar?.stop();
+      const current = progressBar(`${where}${attack}`, size, 'images');
+      bar = current;
+      return (done) => current.update(done);
+    };
+    return { index: chunk.index, value: evaluate(chunk, progress) };
   });
-  bar?.stop();
+  (bar as ReturnType<typeof progressBar> | null)?.stop();
   return { results: await gatherChunks(mine), rank };
 }
 
@@ -177,10 +185,11 @@ export async function runAttack(values: Record<string, string | boolean | undefi
   const loaded = loadModelAndData('attack', values);
   const adversarial = savePath !== null ? zerosLike(loaded.images) : null;
   try {
-    const { results, rank } = await inChunks(loaded, batchSize, `${spec.name} ε=${spec.eps}`, (chunk) => {
+    const { results, rank } = await inChunks(loaded, batchSize, (chunk, progress) => {
       manualSeed(chunkSeed(seed, chunk.index));
       const onResult = adversarial === null ? undefined : (result: AttackResult) => noGrad(() => adversarial.narrow(0, chunk.start, chunk.length).copy_(result.adversarial));
-      return scope(() => evaluateAttack(loaded.classifier, loaded.images.narrow(0, chunk.start, chunk.length), loaded.labels.narrow(0, chunk.start, chunk.length), spec, { batchSize, onResult }));
+      const onBatch = progress(`${spec.name} ε=${spec.eps}`, chunk.length);
+      return scope(() => evaluateAttack(loaded.classifier, loaded.images.narrow(0, chunk.start, chunk.length), loaded.labels.narrow(0, chunk.start, chunk.length), spec, { batchSize, onResult, onBatch }));
     });
     const row = mergeRows(results);
     if (adversarial !== null) await completeRows(adversarial);
@@ -233,12 +242,21 @@ export async function runEval(values: Record<string, string | boolean | undefine
             { name: 'PGD-100', attack: new PGD({ eps, steps: 100, stepSize: step, earlyStop: true }), norm: 'L∞', eps, steps: 100, restarts: 1 },
             { name: `PGD-100 ×${restarts}`, attack: new PGD({ eps, steps: 100, stepSize: step, restarts, earlyStop: true }), norm: 'L∞', eps, steps: 100, restarts },
           ];
-    const { results, rank } = await inChunks(loaded, batchSize, suite === 'madry' ? 'Madry suite and AutoAttack' : `AutoAttack (${version})`, (chunk) => {
+    const { results, rank } = await inChunks(loaded, batchSize, (chunk, progress) => {
       const [x, y] = [loaded.images.narrow(0, chunk.start, chunk.length), loaded.labels.narrow(0, chunk.start, chunk.length)];
       const chunkRng = chunkSeed(seed, chunk.index);
       manualSeed(chunkRng);
-      const rows = scope(() => evaluateSuite(loaded.classifier, x, y, specs, { batchSize }));
-      const aa = autoAttack(loaded.classifier, x, y, { norm, eps, version, seed: chunkRng, batchSize });
+      let onBatch: ((done: number) => void) | undefined;
+      const rows = scope(() => evaluateSuite(loaded.classifier, x, y, specs, { batchSize, onAttack: (spec) => (onBatch = progress(spec.name, chunk.length)), onBatch: (done) => onBatch?.(done) }));
+      const aa = autoAttack(loaded.classifier, x, y, {
+        norm,
+        eps,
+        version,
+        seed: chunkRng,
+        batchSize,
+        onAttack: (attack, total) => (onBatch = progress(`AutoAttack: ${attack}`, total)),
+        onBatch: (_, done) => onBatch?.(done),
+      });
       try {
         noGrad(() => adversarial.narrow(0, chunk.start, chunk.length).copy_(aa.adversarial));
         const { adversarial: _, dispose: __, ...summary } = aa;
