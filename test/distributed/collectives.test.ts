@@ -4,7 +4,11 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 
-import { PYTHON, runRanks, type RankResult } from './ranks.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { freePort, PYTHON, runRanks, type RankResult } from './ranks.js';
 
 const DTYPES = ['float32', 'float64', 'float16', 'int64', 'int32', 'uint8'];
 
@@ -39,6 +43,20 @@ for (const size of [2, 3]) {
     }
   });
 }
+
+test('tcp:// and file:// rendezvous form the same group as env://', async () => {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'netlab-filestore-'));
+  try {
+    for (const initMethod of [`tcp://127.0.0.1:${port}`, `file://${join(dir, 'store')}`]) {
+      const results = await runRanks('collectives', 2, { args: { dtypes: ['int64'], initMethod }, timeoutMs: 60_000 });
+      succeeded(results);
+      for (const { result } of results) assert.deepEqual(result.int64.sum, [3, 4, -3], initMethod);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
 
 const torchDistributed = spawnSync(PYTHON, ['-c', 'import torch.distributed as d; assert d.is_available() and d.is_gloo_available()'], { encoding: 'utf8' });
 const noTorch = torchDistributed.status === 0 ? false : `python3-torch with torch.distributed (Gloo) is not installed at ${PYTHON}: ${(torchDistributed.stderr || torchDistributed.error?.message || '').trim().split('\n').pop()}`;

@@ -34,7 +34,7 @@ const list = (t: Tensor) => Array.from(t.toTypedArray() as ArrayLike<number | bi
 
 // Every collective on every dtype the tests name; values depend on the rank.
 async function collectives(): Promise<unknown> {
-  await dist.initProcessGroup({ timeout: 20_000 });
+  await dist.initProcessGroup({ timeout: 20_000, initMethod: args.initMethod });
   const rank = dist.getRank();
   const size = dist.getWorldSize();
   const out: Record<string, unknown> = { rank, size, localRank: dist.getLocalRank() };
