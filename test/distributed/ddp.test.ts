@@ -75,3 +75,14 @@ test('training with DDP resumes exactly: 2 epochs in one run equal 1 epoch, then
   const { worst, key } = maxDifference(straight.out, resumed.out);
   assert.equal(worst, 0, `resumed weights differ by ${worst} at ${key}`);
 });
+
+test('DDP broadcasts rank 0’s batch-norm statistics before each forward pass (and keeps each rank’s with broadcastBuffers: false)', async () => {
+  for (const broadcastBuffers of [true, false]) {
+    const [zero, one] = await runRanks('buffers', 2, { args: { broadcastBuffers }, timeoutMs: 60_000 });
+    for (const r of [zero, one]) assert.equal(r.code, 0, r.stderr);
+    // Each rank's own second training step moved its statistics away from rank 0's.
+    assert.notDeepEqual(one.result.afterTraining, zero.result.afterTraining);
+    if (broadcastBuffers) assert.deepEqual(one.result.afterEvalForward, zero.result.afterEvalForward, 'rank 0’s statistics reached rank 1');
+    else assert.deepEqual(one.result.afterEvalForward, one.result.afterTraining, 'rank 1 kept its own statistics');
+  }
+});

@@ -2,7 +2,7 @@
 // NETLAB_TEST_SCENARIO (see ranks.ts) and prints its result as one JSON line.
 // Run without that variable (as `node --test` does with every file here) it
 // does nothing.
-import { distributed as dist, F, manualSeed, scope, tensor, zeros, type DType, type Tensor } from '../../src/index.js';
+import { distributed as dist, F, manualSeed, noGrad, scope, tensor, zeros, type DType, type Tensor } from '../../src/index.js';
 import { DataLoader, TensorDataset } from '../../src/data/dataset.js';
 import { fit } from '../../src/train/trainer.js';
 import { DistributedSampler } from '../../src/data/sampler.js';
@@ -164,6 +164,38 @@ async function resume(): Promise<unknown> {
   return { rank, steps: result.losses.length, resumedFrom: result.resumedFrom ?? null };
 }
 
+// Batch-norm statistics: each rank trains on its own data, and before every
+// forward pass rank 0's running mean and variance replace the others'.
+async function buffers(): Promise<unknown> {
+  const { nn } = await import('../../src/index.js');
+  await dist.initProcessGroup({ timeout: 20_000 });
+  const rank = dist.getRank();
+  manualSeed(rank);
+  const model = new nn.Sequential(new nn.Linear(4, 3), new nn.BatchNorm1d(3));
+  const ddp = new DistributedDataParallel(model, { broadcastBuffers: args.broadcastBuffers });
+  const optimizer = new SGD(ddp.parameters(), { lr: 0.1 });
+  const stats = () => scope(() => model.buffers().filter((b) => b.dtype === 'float32').map((b) => list(b)));
+  for (let step = 0; step < 2; step++) {
+    scope(() => {
+      optimizer.zeroGrad();
+      const x = tensor([[rank + step, 1, 2, 3], [0, rank * 3, 1, step], [2, 2, rank, 0]]);
+      ddp.forward(x).pow(2).sum().backward();
+      optimizer.step();
+    });
+  }
+  const afterTraining = stats();
+  ddp.eval();
+  scope(() => noGradForward(ddp, tensor([[1, 2, 3, 4]])));
+  const afterEvalForward = stats();
+  ddp.dispose();
+  dist.destroyProcessGroup();
+  return { rank, afterTraining, afterEvalForward };
+}
+
+function noGradForward(model: DistributedDataParallel, x: Tensor): Tensor {
+  return noGrad(() => model.forward(x));
+}
+
 async function failures(): Promise<unknown> {
   const kind = args.kind as string;
   const timeout = args.timeout ?? 5000;
@@ -190,7 +222,7 @@ async function failures(): Promise<unknown> {
   throw new Error(`unknown failure kind ${kind}`);
 }
 
-const SCENARIOS: Record<string, () => Promise<unknown>> = { collectives, interop, ddp, resume, failures };
+const SCENARIOS: Record<string, () => Promise<unknown>> = { collectives, interop, ddp, resume, buffers, failures };
 
 if (scenario !== undefined) {
   const run = SCENARIOS[scenario];
