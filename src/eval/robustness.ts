@@ -73,12 +73,7 @@ export function evaluateAttack(model: Classifier, x: Tensor, y: Tensor, spec: At
   if (y.ndim !== 1 || y.shape[0] !== n) throw new RangeError(`evaluateAttack: labels ${y.describe()} do not match the ${n} inputs`);
   const batchSize = options.batchSize ?? 500;
   const forward = forwardOf(model);
-  let clean = 0;
-  let robust = 0;
-  let fooled = 0;
-  let sumL2 = 0;
-  let sumLinf = 0;
-  let sumL0 = 0;
+  const tally: Tally = { n, clean: 0, robust: 0, sumL2: 0, sumLinf: 0, sumL0: 0 };
   const started = performance.now();
   for (let i = 0; i < n; i += batchSize) {
     const size = Math.min(batchSize, n - i);
@@ -93,12 +88,11 @@ export function evaluateAttack(model: Classifier, x: Tensor, y: Tensor, spec: At
         try {
           const right = forward(xb).argmax(1).eq(yb);
           const broken = right.logicalAnd(result.success);
-          clean += right.sum().item();
-          robust += right.logicalAnd(result.success.logicalNot()).sum().item();
-          fooled += broken.sum().item();
-          sumL2 += result.l2.maskedSelect(broken).sum().item();
-          sumLinf += result.linf.maskedSelect(broken).sum().item();
-          sumL0 += result.l0.maskedSelect(broken).sum().item();
+          tally.clean += right.sum().item();
+          tally.robust += right.logicalAnd(result.success.logicalNot()).sum().item();
+          tally.sumL2 += result.l2.maskedSelect(broken).sum().item();
+          tally.sumLinf += result.linf.maskedSelect(broken).sum().item();
+          tally.sumL0 += result.l0.maskedSelect(broken).sum().item();
         } finally {
           if (model instanceof Module) model.train(wasTraining);
         }
@@ -106,20 +100,34 @@ export function evaluateAttack(model: Classifier, x: Tensor, y: Tensor, spec: At
     });
     options.onBatch?.(i + size, n);
   }
+  const head = { attack: spec.name, norm: spec.norm, eps: spec.eps, steps: spec.steps, restarts: spec.restarts };
+  return toRow(head, tally, (performance.now() - started) / 1000);
+}
+
+// What a row is made of: examples, those classified right (clean), those
+// right and not broken (robust), and the distance sums over the broken ones
+// (clean − robust of them), which add up over parts of an evaluation.
+interface Tally {
+  n: number;
+  clean: number;
+  robust: number;
+  sumL2: number;
+  sumLinf: number;
+  sumL0: number;
+}
+
+function toRow(head: Pick<RobustnessRow, 'attack' | 'norm' | 'eps' | 'steps' | 'restarts'>, t: Tally, seconds: number): RobustnessRow {
+  const fooled = t.clean - t.robust;
   return {
-    attack: spec.name,
-    norm: spec.norm,
-    eps: spec.eps,
-    steps: spec.steps,
-    restarts: spec.restarts,
-    n,
-    cleanAccuracy: clean / n,
-    robustAccuracy: robust / n,
-    successRate: clean ? fooled / clean : NaN,
-    meanL2: fooled ? sumL2 / fooled : NaN,
-    meanLinf: fooled ? sumLinf / fooled : NaN,
-    meanL0: fooled ? sumL0 / fooled : NaN,
-    seconds: (performance.now() - started) / 1000,
+    ...head,
+    n: t.n,
+    cleanAccuracy: t.clean / t.n,
+    robustAccuracy: t.robust / t.n,
+    successRate: t.clean ? fooled / t.clean : NaN,
+    meanL2: fooled ? t.sumL2 / fooled : NaN,
+    meanLinf: fooled ? t.sumLinf / fooled : NaN,
+    meanL0: fooled ? t.sumL0 / fooled : NaN,
+    seconds,
   };
 }
 
@@ -130,37 +138,22 @@ export function evaluateAttack(model: Classifier, x: Tensor, y: Tensor, spec: At
  */
 export function mergeRows(rows: RobustnessRow[]): RobustnessRow {
   if (rows.length === 0) throw new RangeError('mergeRows: no rows to merge');
-  let n = 0;
-  let clean = 0;
-  let robust = 0;
-  let sumL2 = 0;
-  let sumLinf = 0;
-  let sumL0 = 0;
+  const tally: Tally = { n: 0, clean: 0, robust: 0, sumL2: 0, sumLinf: 0, sumL0: 0 };
   for (const row of rows) {
-    const c = Math.round(row.cleanAccuracy * row.n);
-    const r = Math.round(row.robustAccuracy * row.n);
-    const fooled = c - r;
-    n += row.n;
-    clean += c;
-    robust += r;
+    const clean = Math.round(row.cleanAccuracy * row.n);
+    const robust = Math.round(row.robustAccuracy * row.n);
+    const fooled = clean - robust;
+    tally.n += row.n;
+    tally.clean += clean;
+    tally.robust += robust;
     if (fooled > 0) {
-      sumL2 += row.meanL2 * fooled;
-      sumLinf += row.meanLinf * fooled;
-      sumL0 += row.meanL0 * fooled;
+      tally.sumL2 += row.meanL2 * fooled;
+      tally.sumLinf += row.meanLinf * fooled;
+      tally.sumL0 += row.meanL0 * fooled;
     }
   }
-  const fooled = clean - robust;
-  return {
-    ...rows[0],
-    n,
-    cleanAccuracy: clean / n,
-    robustAccuracy: robust / n,
-    successRate: clean ? fooled / clean : NaN,
-    meanL2: fooled ? sumL2 / fooled : NaN,
-    meanLinf: fooled ? sumLinf / fooled : NaN,
-    meanL0: fooled ? sumL0 / fooled : NaN,
-    seconds: rows.reduce((sum, row) => sum + row.seconds, 0),
-  };
+  const { attack, norm, eps, steps, restarts } = rows[0];
+  return toRow({ attack, norm, eps, steps, restarts }, tally, rows.reduce((sum, row) => sum + row.seconds, 0));
 }
 
 /** Evaluates a list of attacks (Madry et al.'s Table 1 layout). */
