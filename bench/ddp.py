@@ -1,6 +1,7 @@
 """The PyTorch side of bench/ddp.ts: one rank of a Gloo group training the
 Madry CNN with DistributedDataParallel, `CALLS` SGD steps per request on
 stdin, answering with the seconds and the last loss."""
+import os
 import sys
 import time
 
@@ -9,20 +10,9 @@ import torch.distributed as dist
 import torch.nn as nn
 import torch.nn.functional as F
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'test', 'fixtures'))
 
-class MadryCnn(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.conv1 = nn.Conv2d(1, 32, 5, padding=2)
-        self.conv2 = nn.Conv2d(32, 64, 5, padding=2)
-        self.fc1 = nn.Linear(64 * 7 * 7, 1024)
-        self.fc2 = nn.Linear(1024, 10)
-
-    def forward(self, x):
-        h = F.max_pool2d(F.relu(self.conv1(x)), 2)
-        h = F.max_pool2d(F.relu(self.conv2(h)), 2)
-        h = F.relu(self.fc1(h.flatten(1)))
-        return self.fc2(h)
+from torch_reference import MadryCnn  # noqa: E402
 
 
 def main():
