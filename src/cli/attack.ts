@@ -18,9 +18,8 @@ import { autoAttack, autoAttackRow, AUTOATTACK_VERSIONS, formatStages, mergeAuto
 import { gradientMaskingFlags } from '../eval/diagnostics.js';
 import { choiceOption, numberOption, UsageError, type CommandSpec } from './args.js';
 import { progressBar } from './progress.js';
-import { joinIfWorker, LAUNCH_OPTIONS } from './launch.js';
+import { LAUNCH_OPTIONS, processPlace } from './launch.js';
 import { chunkSeed, completeRows, gatherChunks, shardChunks, type Chunk } from '../distributed/shards.js';
-import { destroyProcessGroup, isInitialized } from '../distributed/process-group.js';
 import { classifierFor, DATASETS, loadDataset, loadModel } from './model-files.js';
 
 const ATTACKS = ['fgsm', 'bim', 'pgd', 'apgd-ce', 'apgd-dlr', 'apgd-t', 'fab', 'fab-t', 'square'] as const;
@@ -156,7 +155,7 @@ type ChunkProgress = (attack: string, total: number) => ((done: number) => void)
 // so that `--nproc N` (chunks dealt round-robin to the ranks, results merged
 // in chunk order) gives exactly the single-process result.
 async function inChunks<T>(loaded: Loaded, batchSize: number, evaluate: (chunk: Chunk, progress: ChunkProgress) => T): Promise<{ results: T[]; rank: number }> {
-  const { rank, worldSize } = await joinIfWorker();
+  const { rank, worldSize } = processPlace();
   const n = loaded.images.shape[0];
   const chunks = shardChunks(n, batchSize, rank, worldSize);
   const total = Math.ceil(n / batchSize);
@@ -202,7 +201,6 @@ export async function runAttack(values: Record<string, string | boolean | undefi
   } finally {
     adversarial?.dispose();
     loaded.dispose();
-    if (isInitialized()) destroyProcessGroup();
   }
 }
 
@@ -293,7 +291,6 @@ export async function runEval(values: Record<string, string | boolean | undefine
     if (result !== null) result.dispose();
     else adversarial.dispose();
     loaded.dispose();
-    if (isInitialized()) destroyProcessGroup();
   }
 }
 

@@ -9,7 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
-import { initProcessGroup } from '../distributed/process-group.js';
+import { getRank, getWorldSize, isInitialized } from '../distributed/process-group.js';
 import { numberOption, UsageError, type CommandSpec, type OptionSpec } from './args.js';
 
 export const LAUNCH_OPTIONS: Record<string, OptionSpec> = {
@@ -50,12 +50,9 @@ export function launchPlan(command: string, values: Values): LaunchPlan | null {
   return { nproc, nnodes, nodeRank, masterAddr, masterPort };
 }
 
-/** Joins the group when this process is a worker; returns its rank and world size (0 and 1 otherwise). */
-export async function joinIfWorker(): Promise<{ rank: number; worldSize: number }> {
-  const place = workerEnvironment();
-  if (place === null) return { rank: 0, worldSize: 1 };
-  await initProcessGroup();
-  return place;
+/** This process's rank and world size in the group main.ts joined for a worker (0 and 1 otherwise). */
+export function processPlace(): { rank: number; worldSize: number } {
+  return isInitialized() ? { rank: getRank(), worldSize: getWorldSize() } : { rank: 0, worldSize: 1 };
 }
 
 // The worker's command line: the same command and options, without the

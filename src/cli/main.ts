@@ -9,6 +9,7 @@ import { PREDICT, runPredict } from './predict.js';
 import { REPRODUCTIONS } from './reproduce.js';
 import { runTrain, TRAIN } from './train.js';
 import { launch, launchPlan, workerEnvironment } from './launch.js';
+import { destroyProcessGroup, initProcessGroup, isInitialized } from '../distributed/process-group.js';
 
 interface Command {
   spec: CommandSpec;
@@ -77,11 +78,18 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(helpText(command.spec) + '\n');
       return 0;
     }
+    let result: unknown;
     if ('nproc' in command.spec.options) {
       const plan = launchPlan(command.spec.name, values);
       if (plan !== null) return await launch(plan, argv.slice(0, argv.length - args.length), command.spec, values);
+      // A worker (started by the launcher or torchrun) runs its command inside the group.
+      if (workerEnvironment() !== null) await initProcessGroup();
     }
-    const result = await command.run(values);
+    try {
+      result = await command.run(values);
+    } finally {
+      if (isInitialized()) destroyProcessGroup();
+    }
     // Every rank computes the result; rank 0 prints it.
     if (values.json && (workerEnvironment()?.rank ?? 0) === 0) process.stdout.write(JSON.stringify(result) + '\n');
     return 0;

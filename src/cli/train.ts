@@ -17,10 +17,9 @@ import { fgsmTraining, pgdTraining } from '../defenses/adversarial-training.js';
 import { choiceOption, numberOption, UsageError, type CommandSpec } from './args.js';
 import { classifierEntry, DATASETS, loadDataset, needsPreparation, planFor, prepare, saveModel, type DatasetName, type ModelPlan } from './model-files.js';
 import { formatSeconds, progressBar } from './progress.js';
-import { joinIfWorker, LAUNCH_OPTIONS, workerEnvironment } from './launch.js';
+import { LAUNCH_OPTIONS, processPlace } from './launch.js';
 import { DistributedSampler } from '../data/sampler.js';
 import { DistributedDataParallel } from '../nn/parallel.js';
-import { destroyProcessGroup, isInitialized } from '../distributed/process-group.js';
 
 const PRESET = 'default: from --preset';
 
@@ -144,7 +143,7 @@ function trainTransform(r: TrainingRecipe, plan: ModelPlan, numClasses: number):
   };
 }
 
-export async function runTrain(values: Values): Promise<TrainResult> {
+export function runTrain(values: Values): TrainResult {
   const arch = String(values.arch);
   const dataset = choiceOption('train', 'dataset', values.dataset, DATASETS);
   const plan = planFor('train', arch, dataset);
@@ -172,32 +171,8 @@ export async function runTrain(values: Values): Promise<TrainResult> {
           ? (model, inputs, targets) => F.crossEntropy(model.forward(inputs) as Tensor, targets, { labelSmoothing: smoothing })
           : undefined;
 
-  const processes = workerEnvironment()?.worldSize ?? 1;
-  if (recipe.batchSize % processes !== 0) throw new UsageError(`train: --batch-size ${recipe.batchSize} must divide evenly among the ${processes} processes`);
-  const { rank, worldSize } = await joinIfWorker();
-  try {
-    return train(values, { arch, dataset, plan, recipe, seed, out, adv, eps, loss, rank, worldSize });
-  } finally {
-    if (isInitialized()) destroyProcessGroup();
-  }
-}
-
-interface TrainPlan {
-  arch: string;
-  dataset: DatasetName;
-  plan: ModelPlan;
-  recipe: TrainingRecipe;
-  seed: number;
-  out: string | null;
-  adv: 'none' | 'fgsm' | 'pgd';
-  eps: number;
-  loss: LossFn | undefined;
-  rank: number;
-  worldSize: number;
-}
-
-function train(values: Values, p: TrainPlan): TrainResult {
-  const { arch, dataset, plan, recipe, seed, out, adv, eps, loss, rank, worldSize } = p;
+  const { rank, worldSize } = processPlace();
+  if (recipe.batchSize % worldSize !== 0) throw new UsageError(`train: --batch-size ${recipe.batchSize} must divide evenly among the ${worldSize} processes`);
   const main = rank === 0;
   const log = (line: string) => {
     if (main) process.stderr.write(line + '\n');
