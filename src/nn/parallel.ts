@@ -10,7 +10,7 @@ import { native, type NativeGroup, type NativeReducer } from '../tensor/native.j
 import { isGradEnabled } from '../tensor/autograd.js';
 import { Tensor } from '../tensor/tensor.js';
 import { getWorldSize, nativeGroup } from '../distributed/process-group.js';
-import { Module, type LoadResult, type StateDict } from './module.js';
+import { Buffer, Module, type LoadResult, type StateDict } from './module.js';
 
 export interface DistributedDataParallelOptions {
   /** Gradient bucket size in MiB; PyTorch's default is 25. */
@@ -56,6 +56,8 @@ function tensorsIn(value: unknown, out: Tensor[] = []): Tensor[] {
  */
 export class DistributedDataParallel<M extends Module = Module> extends Module {
   readonly #module: M;
+  // Looked up once: a forward pass broadcasts them without walking the module tree.
+  readonly #buffers: Buffer[];
   readonly #group: NativeGroup;
   #reducer: NativeReducer | null;
   readonly #broadcastBuffers: boolean;
@@ -72,12 +74,13 @@ export class DistributedDataParallel<M extends Module = Module> extends Module {
     const params = module.parameters().filter((p) => p.requiresGrad);
     if (params.length === 0) throw new Error('DistributedDataParallel: the module has no parameter that requires a gradient, so there is nothing to synchronise');
     this.#module = module;
+    this.#buffers = module.buffers();
     this.#group = group;
     this.#broadcastBuffers = options.broadcastBuffers ?? true;
     this.#findUnused = options.findUnusedParameters ?? false;
     const handles = params.map((p) => p.handle);
     native.distVerifyParams(group, handles);
-    const states = [...module.parameters(), ...module.buffers()].map((t) => t.handle);
+    const states = [...module.parameters(), ...this.#buffers].map((t) => t.handle);
     try {
       native.distBroadcastCoalesced(group, states, BROADCAST_BYTES, 0);
     } catch (error) {
@@ -106,9 +109,8 @@ export class DistributedDataParallel<M extends Module = Module> extends Module {
     // After the first backward, the Reducer reorders its buckets by the
     // order in which gradients actually arrived (rank 0's order, broadcast).
     if (grad) native.ddpRebuildBuckets(reducer);
-    const buffers = this.#module.buffers();
-    if (this.#broadcastBuffers && this.#syncBuffers && buffers.length > 0 && getWorldSize() > 1) {
-      native.distBroadcastCoalesced(this.#group, buffers.map((b) => b.handle), BROADCAST_BYTES, 0);
+    if (this.#broadcastBuffers && this.#syncBuffers && this.#buffers.length > 0 && getWorldSize() > 1) {
+      native.distBroadcastCoalesced(this.#group, this.#buffers.map((b) => b.handle), BROADCAST_BYTES, 0);
     }
     const output = this.#module.forward(...inputs);
     if (grad && this.#syncGradients) {
