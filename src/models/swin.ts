@@ -12,7 +12,7 @@ import { describeValue, Tensor } from '../tensor/tensor.js';
 import { cat } from '../tensor/ops.js';
 import * as F from '../nn/functional.js';
 import * as init from '../nn/init.js';
-import { AdaptiveAvgPool2d, Conv2d, Dropout, Flatten, GELU, LayerNorm, Linear } from '../nn/layers.js';
+import { AdaptiveAvgPool2d, Conv2d, Dropout, Flatten, GELU, LayerNorm, Linear, StochasticDepth } from '../nn/layers.js';
 import { Sequential } from '../nn/container.js';
 import { Buffer, Module, Parameter, pyRepr } from '../nn/module.js';
 import type { ClassifierEntry } from './registry.js';
@@ -119,40 +119,6 @@ export class Permute extends Module {
   }
 }
 
-/**
- * Stochastic depth (Huang et al., 2016), torchvision's 'row' mode: when
- * training, each sample's residual branch is zeroed with probability p and
- * the survivors are scaled by 1/(1−p). input: [B, …] → [B, …].
- */
-export function stochasticDepth(input: Tensor, p: number, training: boolean): Tensor {
-  if (!(input instanceof Tensor)) throw new TypeError(`stochasticDepth: expected a Tensor, got ${describeValue(input)}`);
-  if (!(p >= 0 && p <= 1)) throw new RangeError(`stochasticDepth: drop probability has to be between 0 and 1, got ${p}`);
-  if (!training || p === 0) return input.view(input.shape as number[]);
-  const survival = 1 - p;
-  return scope(() => {
-    const noise = empty([input.shape[0], ...input.shape.slice(1).map(() => 1)], { dtype: input.dtype, device: input.device }).bernoulli_(survival);
-    if (survival > 0) noise.div_(survival);
-    return input.mul(noise);
-  });
-}
-
-/** torchvision's StochasticDepth module in 'row' mode. */
-export class StochasticDepth extends Module {
-  readonly mode = 'row';
-
-  constructor(readonly p: number) {
-    super();
-    if (!(p >= 0 && p <= 1)) throw new RangeError(`StochasticDepth: drop probability has to be between 0 and 1, got ${p}`);
-  }
-
-  forward(x: Tensor): Tensor {
-    return stochasticDepth(x, this.p, this.training);
-  }
-
-  protected override extraRepr(): string {
-    return `p=${pyRepr(this.p)}, mode=${this.mode}`;
-  }
-}
 
 /** W-MSA or SW-MSA with its weights: qkv, proj and the relative position bias table (M² pairs of offsets). */
 export class ShiftedWindowAttention extends Module {

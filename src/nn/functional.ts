@@ -5,6 +5,7 @@ import { aten } from '../tensor/native.js';
 import { describeValue, Tensor } from '../tensor/tensor.js';
 import { type DType, dtypeCode } from '../tensor/dtype.js';
 import { scope } from '../tensor/scope.js';
+import { empty } from '../tensor/creation.js';
 
 export { pad, oneHot } from '../tensor/ops.js';
 
@@ -408,4 +409,21 @@ export function sigmoid(input: Tensor): Tensor {
 
 export function tanh(input: Tensor): Tensor {
   return tensor('tanh', input).tanh();
+}
+
+/**
+ * Stochastic depth (Huang et al., 2016), torchvision's 'row' mode: when
+ * training, each sample's residual branch is zeroed with probability p and
+ * the survivors are scaled by 1/(1−p). input: [B, …] → [B, …].
+ */
+export function stochasticDepth(input: Tensor, p: number, training: boolean): Tensor {
+  if (!(input instanceof Tensor)) throw new TypeError(`stochasticDepth: expected a Tensor, got ${describeValue(input)}`);
+  if (!(p >= 0 && p <= 1)) throw new RangeError(`stochasticDepth: drop probability has to be between 0 and 1, got ${p}`);
+  if (!training || p === 0) return input.view(input.shape as number[]);
+  const survival = 1 - p;
+  return scope(() => {
+    const noise = empty([input.shape[0], ...input.shape.slice(1).map(() => 1)], { dtype: input.dtype, device: input.device }).bernoulli_(survival);
+    if (survival > 0) noise.div_(survival);
+    return input.mul(noise);
+  });
 }

@@ -502,3 +502,21 @@ export class AdaptiveAvgPool2d extends Module {
     return `output_size=(${this.outputSize.join(', ')})`;
   }
 }
+
+/** torchvision's StochasticDepth module in 'row' mode. */
+export class StochasticDepth extends Module {
+  readonly mode = 'row';
+
+  constructor(readonly p: number) {
+    super();
+    if (!(p >= 0 && p <= 1)) throw new RangeError(`StochasticDepth: drop probability has to be between 0 and 1, got ${p}`);
+  }
+
+  forward(x: Tensor): Tensor {
+    return F.stochasticDepth(x, this.p, this.training);
+  }
+
+  protected override extraRepr(): string {
+    return `p=${pyRepr(this.p)}, mode=${this.mode}`;
+  }
+}

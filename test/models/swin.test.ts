@@ -11,14 +11,13 @@ import { fileURLToPath } from 'node:url';
 import { arange, F, grad, liveTensors, manualSeed, noGrad, ones, randint, randn, scope, setNumThreads, Tensor } from '../../src/index.js';
 import { loadSafetensors } from '../../src/io/safetensors.js';
 import { Adam } from '../../src/optim/adam.js';
-import { Linear } from '../../src/nn/layers.js';
+import { Linear, StochasticDepth } from '../../src/nn/layers.js';
+import { stochasticDepth } from '../../src/nn/functional.js';
 import { getModel, getModelEntry, parameterCount } from '../../src/models/registry.js';
 import {
   PatchMerging,
   SWIN_DEFAULTS,
   SWIN_PRESETS,
-  stochasticDepth,
-  StochasticDepth,
   SwinTransformer,
   swinParameterCount,
   swinT,
