@@ -16,7 +16,7 @@ import * as F from '../nn/functional.js';
 import * as init from '../nn/init.js';
 import { MultiheadAttention } from '../nn/attention.js';
 import { ModuleDict, Sequential } from '../nn/container.js';
-import { Conv2d, Dropout, GELU, LayerNorm, Linear, Tanh } from '../nn/layers.js';
+import { Conv2d, Dropout, GELU, LayerNorm, Linear, StochasticDepth, Tanh } from '../nn/layers.js';
 import { Module, Parameter } from '../nn/module.js';
 import type { ClassifierEntry } from './registry.js';
 
@@ -46,6 +46,19 @@ export interface ViTConfig {
   representationSize: number | null;
   /** Epsilon of every LayerNorm (torchvision: 1e-6). */
   layerNormEps: number;
+  /**
+   * What the head reads: 'token' (torchvision, the paper) the class token
+   * after the final LayerNorm; 'avg' the mean of the patch tokens, then the
+   * final LayerNorm (MAE's fine-tuning with global pooling, whose fc_norm is
+   * this model's encoder.ln). The state dict is the same.
+   */
+  pool: 'token' | 'avg';
+  /**
+   * Stochastic depth (drop path) of the last block's residual branches; block
+   * i of L drops with rate·i/(L−1), as timm's drop_path_rate (MAE's
+   * fine-tuning). 0 in torchvision.
+   */
+  dropPath: number;
 }
 
 /** torchvision's defaults apart from the architecture sizes. */
@@ -57,13 +70,15 @@ export const VIT_DEFAULTS: Omit<ViTConfig, 'patchSize' | 'numLayers' | 'numHeads
   numClasses: 1000,
   representationSize: null,
   layerNormEps: 1e-6,
+  pool: 'token',
+  dropPath: 0,
 };
 
 type Architecture = Pick<ViTConfig, 'patchSize' | 'numLayers' | 'numHeads' | 'hiddenDim' | 'mlpDim'> & Partial<ViTConfig>;
 
 const CONFIG_KEYS: readonly (keyof ViTConfig)[] = [
   'imageSize', 'patchSize', 'inChannels', 'numLayers', 'numHeads', 'hiddenDim', 'mlpDim',
-  'dropout', 'attentionDropout', 'numClasses', 'representationSize', 'layerNormEps',
+  'dropout', 'attentionDropout', 'numClasses', 'representationSize', 'layerNormEps', 'pool', 'dropPath',
 ];
 
 /**
@@ -95,7 +110,8 @@ export function vitConfig(architecture: Architecture, overrides: Partial<ViTConf
   }
   if (config.imageSize % config.patchSize !== 0) throw new RangeError(`ViT: patchSize ${config.patchSize} must divide imageSize ${config.imageSize}`);
   if (config.hiddenDim % config.numHeads !== 0) throw new RangeError(`ViT: numHeads ${config.numHeads} must divide hiddenDim ${config.hiddenDim}`);
-  for (const key of ['dropout', 'attentionDropout'] as const) {
+  if (config.pool !== 'token' && config.pool !== 'avg') throw new TypeError(`ViT: pool must be 'token' or 'avg', got ${describeValue(config.pool)}`);
+  for (const key of ['dropout', 'attentionDropout', 'dropPath'] as const) {
     if (!(config[key] >= 0 && config[key] <= 1)) throw new RangeError(`ViT: ${key} must be in [0, 1], got ${describeValue(config[key])}`);
   }
   const r = config.representationSize;
@@ -146,8 +162,10 @@ export class EncoderBlock extends Module {
   dropout: Dropout;
   ln_2: LayerNorm;
   mlp: MLPBlock;
+  drop_path: StochasticDepth;
 
-  constructor(config: ViTConfig) {
+  /** `dropPath`: this block's stochastic-depth rate. */
+  constructor(config: ViTConfig, dropPath = 0) {
     super();
     const { numHeads, hiddenDim, mlpDim, dropout, attentionDropout, layerNormEps } = config;
     this.numHeads = numHeads;
@@ -156,6 +174,7 @@ export class EncoderBlock extends Module {
     this.dropout = new Dropout(dropout);
     this.ln_2 = new LayerNorm(hiddenDim, { eps: layerNormEps });
     this.mlp = new MLPBlock(hiddenDim, mlpDim, dropout);
+    this.drop_path = new StochasticDepth(dropPath);
   }
 
   /**
@@ -166,8 +185,8 @@ export class EncoderBlock extends Module {
     return scope(() => {
       const h = this.ln_1.forward(input);
       const [attended, weights] = this.self_attention.forward(h, h, h, { needWeights, averageAttnWeights: false });
-      const x = this.dropout.forward(attended).add(input);
-      const y = this.mlp.forward(this.ln_2.forward(x));
+      const x = this.drop_path.forward(this.dropout.forward(attended)).add(input);
+      const y = this.drop_path.forward(this.mlp.forward(this.ln_2.forward(x)));
       return [x.add(y), weights];
     });
   }
@@ -187,7 +206,8 @@ export class Encoder extends Module {
     this.pos_embedding = Parameter.adopt(init.normal_(empty([1, seqLength, config.hiddenDim]), 0, 0.02));
     this.dropout = new Dropout(config.dropout);
     this.layers = new ModuleDict();
-    for (let i = 0; i < config.numLayers; i++) this.layers.set(`encoder_layer_${i}`, new EncoderBlock(config));
+    const L = config.numLayers;
+    for (let i = 0; i < L; i++) this.layers.set(`encoder_layer_${i}`, new EncoderBlock(config, L > 1 ? (config.dropPath * i) / (L - 1) : 0));
     this.ln = new LayerNorm(config.hiddenDim, { eps: config.layerNormEps });
   }
 
@@ -196,8 +216,11 @@ export class Encoder extends Module {
     return this.layers.children() as EncoderBlock[];
   }
 
-  /** tokens (N, T, D) → (N, T, D) and, with `needWeights`, each layer's (N, heads, T, T) weights. */
-  forward(tokens: Tensor, needWeights = false): { tokens: Tensor; attention: Tensor[] } {
+  /**
+   * tokens (N, T, D) → (N, T, D) and, with `needWeights`, each layer's (N,
+   * heads, T, T) weights; the final LayerNorm unless `normalize` is false.
+   */
+  forward(tokens: Tensor, needWeights = false, normalize = true): { tokens: Tensor; attention: Tensor[] } {
     return scope(() => {
       let x = this.dropout.forward(tokens.add(this.pos_embedding));
       const attention: Tensor[] = [];
@@ -206,7 +229,7 @@ export class Encoder extends Module {
         x = out;
         if (weights !== null) attention.push(weights);
       }
-      return { tokens: this.ln.forward(x), attention };
+      return { tokens: normalize ? this.ln.forward(x) : x, attention };
     });
   }
 }
@@ -304,19 +327,28 @@ export class VisionTransformer extends Module {
     });
   }
 
-  /** images (N, C, S, S) → encoded tokens (N, T, D) after the final LayerNorm, and the attention weights if asked. */
+  /**
+   * images (N, C, S, S) → encoded tokens (N, T, D) after the final LayerNorm
+   * (with average pooling, before it: the pooled vector is normalised), and
+   * the attention weights if asked.
+   */
   forwardFeatures(x: Tensor, options: ViTForwardOptions = {}): { tokens: Tensor; attention: Tensor[] } {
     return scope(() => {
       const patches = this.processInput(x); // (N, g², D)
       const n = patches.shape[0];
       const classToken = this.class_token.expand(n, -1, -1); // (N, 1, D)
-      return this.encoder.forward(cat([classToken, patches], 1), options.returnAttention ?? false); // (N, T, D)
+      return this.encoder.forward(cat([classToken, patches], 1), options.returnAttention ?? false, this.config.pool === 'token'); // (N, T, D)
     });
   }
 
-  /** tokens (N, T, D) → logits (N, classes), from the class token's output. */
+  /** tokens (N, T, D) from forwardFeatures → the head's input (N, D): the class token, or the normalised mean of the patch tokens. */
+  pooled(tokens: Tensor): Tensor {
+    return scope(() => (this.config.pool === 'token' ? tokens.select(1, 0) : this.encoder.ln.forward(tokens.narrow(1, 1, tokens.shape[1] - 1).mean(1))));
+  }
+
+  /** tokens (N, T, D) from forwardFeatures → logits (N, classes). */
   forwardHead(tokens: Tensor): Tensor {
-    return scope(() => this.heads.forward(tokens.select(1, 0))); // (N, D) → (N, classes)
+    return scope(() => this.heads.forward(this.pooled(tokens))); // (N, D) → (N, classes)
   }
 
   /** images (N, C, S, S) → logits (N, classes); with `returnAttention`, also each layer's attention weights. */
