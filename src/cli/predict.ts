@@ -4,13 +4,14 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
-import { cat, noGrad, scope, setNumThreads, Tensor } from '../tensor/index.js';
+import { cat, noGrad, scope, setNumThreads, tensor, Tensor } from '../tensor/index.js';
 import { interpolate, softmax } from '../nn/functional.js';
 import { centerCrop } from '../data/transforms.js';
 import { CIFAR10_CLASSES } from '../data/cifar.js';
 import { readImage } from '../io/image.js';
 import { loadSafetensors, saveSafetensors } from '../io/safetensors.js';
-import { getModelEntry, listModels, type DiscriminatorEntry, type GeneratorEntry } from '../models/registry.js';
+import { getModelEntry, listModels, type DiscriminatorEntry, type GeneratorEntry, type MaskedImageModelingEntry } from '../models/registry.js';
+import type { MaskedAutoencoderViT } from '../models/mae.js';
 import { buildWithWeights, planFor, prepare, withStoredNormalization, type DatasetName, type ModelPlan } from './model-files.js';
 import { numberOption, UsageError, type CommandSpec } from './args.js';
 
@@ -25,13 +26,17 @@ export const PREDICT: CommandSpec = {
     output: { type: 'string', value: 'FILE', help: 'where to write "logits" and "predictions" (.safetensors); required for a tensor input' },
     top: { type: 'string', value: 'K', help: 'classes printed per image', default: '3' },
     'batch-size': { type: 'string', value: 'N', help: 'images per forward pass', default: '256' },
+    'mask-ratio': { type: 'string', value: 'R', help: 'masked autoencoders: the fraction of patches removed, in [0, 1)', default: '0.75' },
+    'norm-pix-loss': { type: 'boolean', help: 'masked autoencoders: reconstruct patches normalised by their mean and variance' },
     threads: { type: 'string', value: 'N', help: 'libtorch threads (default: all cores)' },
     json: { type: 'boolean', help: 'print a summary as one JSON object on stdout' },
   },
   notes: [
     'Classifiers read [N, C, H, W] images and write "logits" and "predictions". A GAN generator reads "z" [N, latent]',
     'and writes "samples" [N, pixels]; a GAN discriminator reads "images" [N, pixels] and writes "logits" and',
-    '"probabilities" (D(x)).',
+    '"probabilities" (D(x)). A masked autoencoder reads "imgs" [N, C, H, W] and, if present, "noise" [N, L] (the uniform',
+    'noise that decides which patches are removed, for repeatable runs) and writes "loss" (a scalar), "pred"',
+    '[N, L, p²·C] and "mask" [N, L] (1 = removed).',
     '',
     'Images get the preprocessing the weights were trained with: for NetLab weights, that of their dataset (MNIST: grey',
     'levels resized to 28×28, white digits on black as in MNIST; CIFAR-10: RGB resized to 32×32, standardised); for',
@@ -67,6 +72,7 @@ export function runPredict(values: Record<string, string | boolean | undefined>)
   const inputPath = resolve(values.input);
   if (!existsSync(inputPath)) throw new Error(`predict: input not found: ${inputPath}`);
   const entry = getModelEntry(arch);
+  if (entry.task === 'masked-image-modeling') return predictMaskedImages(entry, inputPath, values);
   if (entry.task !== 'image-classification') return predictNamedTensors(entry, inputPath, values);
   const tensorInput = inputPath.endsWith('.safetensors');
   const images = tensorInput ? [] : imageFiles(inputPath);
@@ -149,6 +155,56 @@ function predictNamedTensors(entry: GeneratorEntry | DiscriminatorEntry, inputPa
     } finally {
       x.dispose();
     }
+  } finally {
+    for (const t of inputs.tensors.values()) t.dispose();
+    model.dispose();
+  }
+}
+
+/**
+ * A masked autoencoder: `imgs` [N, C, H, W] (and `noise` [N, L] when given)
+ * → `loss`, `pred` [N, L, p²·C], `mask` [N, L]. Batches are weighted by
+ * their size, so the loss is the official one over all N images (every image
+ * has the same number of removed patches).
+ */
+function predictMaskedImages(entry: MaskedImageModelingEntry, inputPath: string, values: Record<string, string | boolean | undefined>): PredictSummary {
+  if (!inputPath.endsWith('.safetensors')) throw new UsageError(`predict: '${entry.name}' (${entry.task}) reads 'imgs' from a .safetensors file, got '${values.input}'`);
+  const output = fileOption('output', values.output, false);
+  const batchSize = numberOption('predict', 'batch-size', values['batch-size'], { min: 1, integer: true });
+  const maskRatio = numberOption('predict', 'mask-ratio', values['mask-ratio'], { min: 0, max: 1 });
+  if (maskRatio === 1) throw new UsageError('predict: --mask-ratio must be below 1 (at least one patch has to stay visible), got 1');
+  if (values.threads !== undefined) setNumThreads(numberOption('predict', 'threads', values.threads, { min: 1, integer: true }));
+  const { model } = buildWithWeights('predict', entry.name, values.weights, {});
+  const mae = model as MaskedAutoencoderViT;
+  if (values['norm-pix-loss']) mae.normPixLoss = true;
+  const inputs = loadSafetensors(inputPath);
+  try {
+    const imgs = inputs.tensors.get('imgs');
+    if (imgs === undefined) throw new Error(`predict: ${inputPath} has no tensor 'imgs' for ${entry.name}; it has ${[...inputs.tensors.keys()].join(', ') || 'none'}`);
+    const noise = inputs.tensors.get('noise');
+    const [C, S] = entry.inputSize;
+    if (imgs.ndim !== 4) throw new Error(`predict: '${entry.name}' takes 'imgs' as [N, ${C}, ${S}, ${S}], got ${imgs.describe()}`);
+    const n = imgs.shape[0];
+    if (noise !== undefined && (noise.ndim !== 2 || noise.shape[0] !== n))
+      throw new Error(`predict: 'noise' must be [N, L] = [${n}, ${mae.numPatches}] to match 'imgs' ${imgs.describe()}, got ${noise.describe()}`);
+    mae.eval();
+    noGrad(() =>
+      scope(() => {
+        const preds: Tensor[] = [];
+        const masks: Tensor[] = [];
+        let loss = 0;
+        for (let i = 0; i < n; i += batchSize) {
+          const size = Math.min(batchSize, n - i);
+          const out = mae.forward(imgs.narrow(0, i, size), { maskRatio, noise: noise?.narrow(0, i, size) });
+          loss += (out.loss.item() * size) / n;
+          preds.push(out.pred);
+          masks.push(out.mask);
+        }
+        saveSafetensors(output, { loss: tensor(loss), pred: cat(preds), mask: cat(masks) }, { arch: entry.name });
+      }),
+    );
+    process.stderr.write(`predict: ${n} images, mask ratio ${maskRatio} → ${output}\n`);
+    return { n, output };
   } finally {
     for (const t of inputs.tensors.values()) t.dispose();
     model.dispose();

@@ -231,3 +231,75 @@ export function scaleAugmentation(images: Tensor | readonly Tensor[], options: S
     return cat(resized.map((r, i) => cropAt(r, tops[i], lefts[i], crop, crop)), 0);
   });
 }
+
+// ---- random resized crops --------------------------------------------------------------
+
+export interface RandomResizedCropOptions extends RandomOptions {
+  /** Range of the crop's area as a fraction of the image's (torchvision: [0.08, 1]; MAE pre-training: [0.2, 1]). */
+  scale?: readonly [number, number];
+  /** Range of the crop's aspect ratio, width/height, drawn log-uniformly (default [3/4, 4/3]). */
+  ratio?: readonly [number, number];
+}
+
+/**
+ * torchvision's RandomResizedCrop on a batch, a different crop per image: a
+ * box of random area and aspect ratio (up to 10 draws, as torchvision's
+ * get_params, then the central crop of the closest allowed ratio), resized
+ * bilinearly (align_corners false, no antialiasing) to size. The resize is
+ * separable, so each image is two small matrix products, Rows·X·Colsᵀ, done
+ * for the whole batch by two batched matmuls.
+ */
+export function randomResizedCrop(x: Tensor, size: Size, options: RandomResizedCropOptions = {}): Tensor {
+  const [n, c, h, w] = checkBatch('randomResizedCrop', x);
+  checkFloat('randomResizedCrop', x);
+  const [oh, ow] = size2('randomResizedCrop', size);
+  const scale = options.scale ?? [0.08, 1];
+  const ratio = options.ratio ?? [3 / 4, 4 / 3];
+  if (!(scale[0] > 0 && scale[0] <= scale[1] && scale[1] <= 1)) throw new RangeError(`randomResizedCrop: scale must be [lo, hi] with 0 < lo <= hi <= 1, got ${JSON.stringify(scale)}`);
+  if (!(ratio[0] > 0 && ratio[0] <= ratio[1])) throw new RangeError(`randomResizedCrop: ratio must be [lo, hi] with 0 < lo <= hi, got ${JSON.stringify(ratio)}`);
+  const rows = new Float32Array(n * oh * h);
+  const cols = new Float32Array(n * ow * w);
+  for (let i = 0; i < n; i++) {
+    const [top, left, ch, cw] = cropBox(h, w, scale, ratio, options.rng);
+    resizeWeights(rows, i * oh * h, top, ch, h, oh);
+    resizeWeights(cols, i * ow * w, left, cw, w, ow);
+  }
+  return scope(() => {
+    const R = tensor(rows, { shape: [n, 1, oh, h], device: x.device }).to(x.dtype);
+    const Cm = tensor(cols, { shape: [n, 1, ow, w], device: x.device }).to(x.dtype);
+    return R.matmul(x).matmul(Cm.transpose(-2, -1)); // [N, 1, oh, H]·[N, C, H, W]·[N, 1, W, ow] → [N, C, oh, ow]
+  });
+}
+
+// torchvision's RandomResizedCrop.get_params: (top, left, height, width) of one crop.
+function cropBox(h: number, w: number, scale: readonly [number, number], ratio: readonly [number, number], rng: Random | undefined): [number, number, number, number] {
+  const area = h * w;
+  const [logLo, logHi] = [Math.log(ratio[0]), Math.log(ratio[1])];
+  for (let attempt = 0; attempt < 10; attempt++) {
+    const [u1, u2] = drawUniform(2, rng);
+    const target = area * (scale[0] + (scale[1] - scale[0]) * u1);
+    const aspect = Math.exp(logLo + (logHi - logLo) * u2);
+    const cw = Math.round(Math.sqrt(target * aspect));
+    const ch = Math.round(Math.sqrt(target / aspect));
+    if (cw > 0 && cw <= w && ch > 0 && ch <= h) {
+      const [top, left] = drawInts([h - ch + 1, w - cw + 1], rng);
+      return [top, left, ch, cw];
+    }
+  }
+  const inRatio = w / h;
+  const [ch, cw] = inRatio < ratio[0] ? [Math.round(w / ratio[0]), w] : inRatio > ratio[1] ? [h, Math.round(h * ratio[1])] : [h, w];
+  return [Math.floor((h - ch) / 2), Math.floor((w - cw) / 2), ch, cw];
+}
+
+// Bilinear weights (align_corners false) from `length` source pixels starting at `start` of `full` to `out` pixels, as rows of an out×full matrix at `offset`.
+function resizeWeights(into: Float32Array, offset: number, start: number, length: number, full: number, out: number): void {
+  const step = length / out;
+  for (let o = 0; o < out; o++) {
+    const src = Math.max(0, (o + 0.5) * step - 0.5);
+    const i0 = Math.min(Math.floor(src), length - 1);
+    const i1 = Math.min(i0 + 1, length - 1);
+    const lambda = src - i0;
+    into[offset + o * full + start + i0] += 1 - lambda;
+    into[offset + o * full + start + i1] += lambda;
+  }
+}

@@ -9,9 +9,10 @@ import { VIT_MODEL_ENTRIES } from './vit.js';
  * What a model does, which decides how it is fed, trained, evaluated and
  * run by `netlab predict`: classifiers take images and give logits; a GAN's
  * generator takes noise and gives images, its discriminator takes images and
- * gives one logit each (real against generated).
+ * gives one logit each (real against generated); a masked autoencoder takes
+ * images, hides most of their patches and reconstructs them.
  */
-export const TASKS = ['image-classification', 'image-generation', 'real-fake-discrimination'] as const;
+export const TASKS = ['image-classification', 'image-generation', 'real-fake-discrimination', 'masked-image-modeling'] as const;
 export type Task = (typeof TASKS)[number];
 
 interface BaseEntry {
@@ -55,7 +56,16 @@ export interface DiscriminatorEntry extends BaseEntry {
   partner: string;
 }
 
-export type ModelEntry = ClassifierEntry | GeneratorEntry | DiscriminatorEntry;
+export interface MaskedImageModelingEntry extends BaseEntry {
+  task: 'masked-image-modeling';
+  /** [channels, height, width] of one input image. */
+  inputSize: [number, number, number];
+  patchSize: number;
+  /** The classifier (a ViT preset) its encoder's weights load into for fine-tuning and linear probing. */
+  encoder: string;
+}
+
+export type ModelEntry = ClassifierEntry | GeneratorEntry | DiscriminatorEntry | MaskedImageModelingEntry;
 
 type EntryOf<T extends Task> = Extract<ModelEntry, { task: T }>;
 
@@ -114,3 +124,6 @@ for (const entry of SWIN_MODELS) registerModel(entry);
 
 import { GAN_MODELS } from './gan.js';
 for (const entry of GAN_MODELS) registerModel(entry);
+
+import { MAE_MODEL_ENTRIES } from './mae.js';
+for (const entry of MAE_MODEL_ENTRIES) registerModel(entry);

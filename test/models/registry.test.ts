@@ -7,7 +7,7 @@ import { getModel, getModelEntry, listModels, parameterCount, TASKS } from '../.
 
 // Building a model this large takes seconds and gigabytes; the count of these
 // is checked from the same formulas against torchvision's own counts in
-// vit.test.ts and swin.test.ts.
+// vit.test.ts, swin.test.ts and mae.test.ts.
 const BUILD_LIMIT = 100_000_000;
 
 test('every entry states the parameter count of the model its builder makes', (t) => {
@@ -26,7 +26,7 @@ test('every entry states the parameter count of the model its builder makes', (t
   }
   const large = listModels().filter((name) => !built.includes(name));
   t.diagnostic(`built ${built.length} models; not built (over ${BUILD_LIMIT.toLocaleString('en-US')} parameters): ${large.join(', ')}`);
-  assert.deepEqual(large, ['swin_l', 'vit_h_14', 'vit_l_16', 'vit_l_32']);
+  assert.deepEqual(large, ['mae_vit_base_patch16', 'mae_vit_huge_patch14', 'mae_vit_large_patch16', 'swin_l', 'vit_h_14', 'vit_l_16', 'vit_l_32']);
 });
 
 test("the counts equal the papers' and torchvision's", () => {
@@ -46,6 +46,10 @@ test("the counts equal the papers' and torchvision's", () => {
     vit_h_14: 632_045_800,
     swin_t: 28_288_354,
     swin_s: 49_606_258,
+    // The official models_mae.py, learnable parameters (the fixed position embeddings are not).
+    mae_vit_base_patch16: 111_655_680,
+    mae_vit_large_patch16: 329_239_296,
+    mae_vit_huge_patch14: 656_613_964,
   };
   for (const [name, count] of Object.entries(published)) assert.equal(getModelEntry(name).parameterCount, count, name);
 });
@@ -54,6 +58,7 @@ test('every entry names its task, and the classifiers their configuration', () =
   for (const name of listModels()) assert.ok((TASKS as readonly string[]).includes(getModelEntry(name).task), name);
   assert.deepEqual(listModels('image-generation'), ['gan_mnist_generator']);
   assert.deepEqual(listModels('real-fake-discrimination'), ['gan_mnist_discriminator']);
+  assert.deepEqual(listModels('masked-image-modeling'), ['mae_vit_base_patch16', 'mae_vit_huge_patch14', 'mae_vit_large_patch16', 'mae_vit_tiny_mnist']);
   assert.throws(() => getModelEntry('gan_mnist_generator', 'image-classification'), /'gan_mnist_generator' is a model for image-generation, not image-classification/);
   for (const name of listModels('image-classification')) {
     const { config, inputSize, numClasses } = getModelEntry(name, 'image-classification');
