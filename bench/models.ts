@@ -53,7 +53,12 @@ try {
       const forward = (calls: number) => {
         model.eval();
         noGrad(() => {
-          for (let i = 0; i < calls; i++) scope(() => model.forward(x));
+          // Nothing returned: a tensor a top-level scope returns lives on until garbage collection.
+          for (let i = 0; i < calls; i++) {
+            scope(() => {
+              model.forward(x);
+            });
+          }
         });
       };
       const train = (calls: number) => {
