@@ -2,6 +2,7 @@
 export { Optimizer, type BaseOptions, type ParamGroup, type ParamGroupInput, type ParamsInput, type OptimizerStateDict, type ParamStateDict } from './optimizer.js';
 export { SGD, type SGDOptions, type SGDState } from './sgd.js';
 export { Adam, AdamW, type AdamOptions, type AdamState } from './adam.js';
+export { LARS, type LARSOptions, type LARSState } from './lars.js';
 export {
   LRScheduler,
   StepLR,
