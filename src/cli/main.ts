@@ -1,9 +1,10 @@
 #!/usr/bin/env node
-// The netlab command: `netlab <command> [options]`; `reproduce` and `gan`
-// take a second word (`netlab reproduce gan`, `netlab gan sample`).
+// The netlab command: `netlab <command> [options]`; `reproduce`, `gan` and
+// `mae` take a second word (`netlab reproduce gan`, `netlab gan sample`).
 import { helpText, parseCommand, UsageError, type CommandSpec } from './args.js';
 import { ATTACK, EVAL, runAttack, runEval } from './attack.js';
 import { GAN_COMMANDS } from './gan.js';
+import { MAE_COMMANDS } from './mae.js';
 import { MODELS, runModels } from './models.js';
 import { PREDICT, runPredict } from './predict.js';
 import { REPRODUCTIONS } from './reproduce.js';
@@ -30,6 +31,7 @@ const COMMANDS: Record<string, Command | CommandGroup> = {
   eval: { spec: EVAL, run: runEval },
   predict: { spec: PREDICT, run: runPredict },
   gan: { summary: "sample a trained GAN generator, or score samples by the Parzen-window protocol", what: 'action', commands: GAN_COMMANDS },
+  mae: { summary: 'pre-train a masked autoencoder, fine-tune its encoder, or probe it linearly', what: 'action', commands: MAE_COMMANDS },
   models: { spec: MODELS, run: runModels },
 };
 

@@ -42,7 +42,9 @@ export function classifierEntry(command: string, arch: string): ClassifierEntry 
   if (!listModels().includes(arch)) throw new UsageError(`${command}: unknown --arch '${arch}'; choose one of ${classifiers.join(', ')}`);
   const entry = getModelEntry(arch);
   if (entry.task !== 'image-classification')
-    throw new UsageError(`${command}: '${arch}' is a model for ${entry.task}, and netlab ${command} takes classifiers (${classifiers.join(', ')}); GAN networks are trained by netlab reproduce gan and sampled by netlab gan sample`);
+    throw new UsageError(
+      `${command}: '${arch}' is a model for ${entry.task}, and netlab ${command} takes classifiers (${classifiers.join(', ')}); ${entry.task === 'masked-image-modeling' ? 'masked autoencoders are trained by netlab mae pretrain, their encoders by netlab mae finetune' : 'GAN networks are trained by netlab reproduce gan and sampled by netlab gan sample'}`,
+    );
   return entry;
 }
 

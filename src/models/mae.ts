@@ -345,12 +345,12 @@ export class MaskedAutoencoderViT extends Module {
     const keep = lenKeep(L, maskRatio);
     if (noise !== undefined) checkNoise(noise, n, L);
     return scope(() => {
-      const u = noise ?? rand([n, L]);
+      const u = noise ?? rand([n, L], { device: x.device });
       const idsShuffle = u.argsort({ dim: 1 }); // ascending: small is kept, large removed
       const idsRestore = idsShuffle.argsort({ dim: 1 });
       const idsKeep = idsShuffle.narrow(1, 0, keep);
       const xMasked = x.gather(1, idsKeep.unsqueeze(-1).expand(n, keep, d));
-      const shuffledMask = cat([zeros([n, keep], { dtype: x.dtype }), ones([n, L - keep], { dtype: x.dtype })], 1);
+      const shuffledMask = cat([zeros([n, keep], { dtype: x.dtype, device: x.device }), ones([n, L - keep], { dtype: x.dtype, device: x.device })], 1);
       return { xMasked, mask: shuffledMask.gather(1, idsRestore), idsRestore };
     });
   }

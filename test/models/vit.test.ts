@@ -472,3 +472,48 @@ test('a short training run on random data lowers the loss', () => {
   assert.ok(Math.abs(losses[0] - Math.log(4)) < 1e-5, `first loss ${losses[0]}`);
   assert.ok(losses[losses.length - 1] < 0.5 * losses[0], `losses ${losses.map((l) => l.toFixed(3)).join(' ')}`);
 });
+
+describe("MAE's fine-tuning options: average pooling and drop path", () => {
+  const config = vitConfig({ imageSize: 16, patchSize: 4, numLayers: 3, numHeads: 2, hiddenDim: 16, mlpDim: 32, numClasses: 5, inChannels: 1 });
+
+  test("pool 'avg' feeds the head the final norm of the patch tokens' mean, from the same state dict", () => {
+    manualSeed(0);
+    const token = new VisionTransformer(config);
+    const avg = new VisionTransformer({ ...config, pool: 'avg' });
+    const sd = token.stateDict();
+    avg.loadStateDict(sd);
+    avg.eval();
+    scope(() => {
+      const x = rand([3, 1, 16, 16]);
+      const raw = avg.forwardFeatures(x).tokens; // before the final norm
+      const pooled = F.layerNorm(raw.narrow(1, 1, 16).mean(1), [16], { weight: avg.encoder.ln.weight, bias: avg.encoder.ln.bias, eps: 1e-6 });
+      const expected = F.linear(pooled, avg.heads.head.weight, avg.heads.head.bias);
+      noGrad(() => assertClose(avg.forward(x), expected, { rtol: 1e-5, atol: 1e-6 }));
+      // The class-token model normalises every token; its head reads token 0.
+      assertClose(token.forwardFeatures(x).tokens.select(1, 0), avg.encoder.ln.forward(raw.select(1, 0)), { rtol: 1e-5, atol: 1e-6 });
+    });
+    for (const t of sd.values()) t.dispose();
+    token.dispose();
+    avg.dispose();
+  });
+
+  test('drop path rises linearly over the blocks to the given rate, acts in training only, and is refused outside [0, 1]', () => {
+    const model = new VisionTransformer({ ...config, dropPath: 0.3 });
+    assert.deepEqual(model.encoder.blocks().map((b) => b.drop_path.p), [0, 0.15, 0.3]);
+    scope(() => {
+      const x = rand([4, 1, 16, 16]);
+      // The features: the zero-initialised head would hide everything.
+      const features = () => model.forwardFeatures(x).tokens;
+      model.eval();
+      assert.ok(features().equal(features()), 'deterministic in evaluation mode');
+      model.train();
+      manualSeed(1);
+      const b = features();
+      manualSeed(2);
+      assert.ok(!b.equal(features()), 'random in training mode');
+    });
+    model.dispose();
+    assertThrowsWith(() => vitConfig({ ...config, dropPath: 1.5 }), /dropPath must be in \[0, 1\]/);
+    assertThrowsWith(() => vitConfig({ ...config, pool: 'max' as never }), /pool must be 'token' or 'avg'/);
+  });
+});
