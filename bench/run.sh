@@ -7,7 +7,8 @@
 # from /usr/bin/python3 (NETLAB_BENCH_PYTHON names another interpreter); when
 # that interpreter cannot import torch, Debian's python3-torch is installed.
 # NETLAB_BENCH_QUICK=1 shrinks the benchmarks that know it (train-epoch,
-# attack, models) to a smoke test of their code: their figures then mean nothing.
+# attack, models, mae) to a smoke test of their code: their figures then mean
+# nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
