@@ -1,6 +1,8 @@
 // Shared assertions (tensors compared elementwise with stated tolerances) and
 // the small trained MNIST CNN the attack tests share.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 
 import { F, manualSeed, nn, scope, Tensor, tensor } from '../src/index.js';
 import { DataLoader } from '../src/data/dataset.js';
@@ -81,3 +83,18 @@ export function trainedSmallCnn(): SmallCnn {
   train.dispose();
   return model;
 }
+
+const MAIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+
+export type CliRun = { code: number | null; stdout: string; stderr: string };
+
+/** A function that runs the netlab command as a user would, in a child process, and gives its exit code and output (`timeout` in ms, 5 minutes by default). */
+export function netlabRunner(options: { timeout?: number; env?: NodeJS.ProcessEnv } = {}): (...args: string[]) => CliRun {
+  return (...args) => {
+    const run = spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8', timeout: options.timeout ?? 300_000, env: options.env ?? process.env });
+    return { code: run.status, stdout: run.stdout, stderr: run.stderr };
+  };
+}
+
+/** Runs the netlab command with this process's environment. */
+export const netlab = netlabRunner();

@@ -1,8 +1,6 @@
 // `netlab gan sample` and `netlab gan parzen`: draw samples from a trained
 // generator, and score any samples by the paper's Parzen-window protocol, so
 // the estimate can be recomputed from any model's samples.
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
 
 import { manualSeed, scope, setNumThreads, type Tensor } from '../tensor/index.js';
 import { loadMnist } from '../data/mnist.js';
@@ -10,20 +8,12 @@ import { loadSafetensors, saveSafetensors } from '../io/safetensors.js';
 import type { GanGenerator } from '../models/gan.js';
 import { generateInBatches, GAN_TRAIN_IMAGES } from '../experiments/goodfellow-gan.js';
 import { parzenEstimate } from '../eval/parzen.js';
-import { numberOption, UsageError, type CommandSpec } from './args.js';
-import { buildWithWeights } from './model-files.js';
+import { numberOption, type CommandSpec } from './args.js';
+import { buildWithWeights, safetensorsOption } from './model-files.js';
 
 type Values = Record<string, string | boolean | undefined>;
 
 const GENERATOR = 'gan_mnist_generator';
-
-function safetensorsPath(command: string, name: string, value: string | boolean | undefined, mustExist: boolean): string {
-  if (typeof value !== 'string') throw new UsageError(`${command}: --${name} FILE is required`);
-  const path = resolve(value);
-  if (!path.endsWith('.safetensors')) throw new UsageError(`${command}: --${name} must name a .safetensors file, got '${value}'`);
-  if (mustExist && !existsSync(path)) throw new Error(`${command}: ${name} file not found: ${path}`);
-  return path;
-}
 
 export const GAN_SAMPLE: CommandSpec = {
   name: 'gan sample',
@@ -41,8 +31,8 @@ export const GAN_SAMPLE: CommandSpec = {
 export function runGanSample(values: Values): { n: number; seed: number; out: string } {
   const n = numberOption('gan sample', 'n', values.n, { min: 1, max: 1_000_000, integer: true });
   const seed = numberOption('gan sample', 'seed', values.seed, { min: 0, integer: true });
-  const out = safetensorsPath('gan sample', 'out', values.out, false);
-  if (typeof values.weights === 'string') safetensorsPath('gan sample', 'weights', values.weights, true);
+  const out = safetensorsOption('gan sample', 'out', values.out, false);
+  if (typeof values.weights === 'string') safetensorsOption('gan sample', 'weights', values.weights, true);
   if (values.threads !== undefined) setNumThreads(numberOption('gan sample', 'threads', values.threads, { min: 1, integer: true }));
   const { model, path } = buildWithWeights('gan sample', GENERATOR, values.weights, {});
   try {
@@ -85,7 +75,7 @@ export interface ParzenSummary {
 }
 
 export function runGanParzen(values: Values): ParzenSummary {
-  const path = safetensorsPath('gan parzen', 'samples', values.samples, true);
+  const path = safetensorsOption('gan parzen', 'samples', values.samples, true);
   const sigma = values.sigma === undefined ? undefined : numberOption('gan parzen', 'sigma', values.sigma, { min: 0, exclusiveMin: true });
   const validationCount = numberOption('gan parzen', 'validation-n', values['validation-n'], { min: 1, max: 10000, integer: true });
   const testCount = numberOption('gan parzen', 'test-n', values['test-n'], { min: 1, max: 10000, integer: true });

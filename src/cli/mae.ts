@@ -2,8 +2,6 @@
 // al., 2022) on MNIST, each on its own, with progress and checkpoints —
 // pre-training writes MAE weights in the official layout, fine-tuning writes
 // a ViT (vit_tiny_mnist) that netlab predict, eval and attack take.
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
 
 import { manualSeed, scope, setNumThreads, type Tensor } from '../tensor/index.js';
 import { loadMnist } from '../data/mnist.js';
@@ -15,7 +13,7 @@ import { visionTransformer, type ViTPreset } from '../models/vit.js';
 import { encoderFeatures, fineTune, linearProbe, loadMaeEncoder, pretrainMae } from '../train/mae.js';
 import { labelSubset, MAE_MNIST_DEFAULTS as M } from '../experiments/mae-mnist.js';
 import { choiceOption, numberOption, UsageError, type CommandSpec } from './args.js';
-import { buildWithWeights, planFor, saveModel } from './model-files.js';
+import { buildWithWeights, planFor, safetensorsOption, saveModel } from './model-files.js';
 import { formatSeconds, progressBar, type Progress } from './progress.js';
 
 type Values = Record<string, string | boolean | undefined>;
@@ -28,14 +26,6 @@ const COMMON = {
 } as const;
 
 const ARCH = { type: 'string', value: 'NAME', help: 'masked autoencoder for 1×28×28 digits', default: 'mae_vit_tiny_mnist' } as const;
-
-function safetensorsPath(command: string, name: string, value: string | boolean | undefined, mustExist: boolean): string {
-  if (typeof value !== 'string') throw new UsageError(`${command}: --${name} FILE is required`);
-  const path = resolve(value);
-  if (!path.endsWith('.safetensors')) throw new UsageError(`${command}: --${name} must name a .safetensors file, got '${value}'`);
-  if (mustExist && !existsSync(path)) throw new Error(`${command}: ${name} file not found: ${path}`);
-  return path;
-}
 
 // An MAE preset that takes MNIST digits as they are.
 function mnistMae(command: string, arch: unknown): MaskedImageModelingEntry {
@@ -110,9 +100,9 @@ export function runMaePretrain(values: Values): { arch: string; epochs: number; 
   const seed = num('seed', { min: 0, integer: true });
   const trainCount = num('train-n', { min: 1, max: 60000, integer: true });
   if (batchSize > trainCount) throw new UsageError(`${command}: --batch-size ${batchSize} is larger than the ${trainCount} training images`);
-  const out = safetensorsPath(command, 'out', values.out, false);
+  const out = safetensorsOption(command, 'out', values.out, false);
   if (values.resume && values.checkpoint === undefined) throw new UsageError(`${command}: --resume needs --checkpoint FILE`);
-  const checkpointPath = values.checkpoint === undefined ? undefined : safetensorsPath(command, 'checkpoint', values.checkpoint, false);
+  const checkpointPath = values.checkpoint === undefined ? undefined : safetensorsOption(command, 'checkpoint', values.checkpoint, false);
   setThreads(command, values);
   const normPixLoss = Boolean(values['norm-pix-loss']);
   const { train, test } = mnist(values);
@@ -145,7 +135,7 @@ const WEIGHTS = { type: 'string', value: 'FILE', help: 'pre-trained MAE weights 
 
 function loadMae(command: string, values: Values): { mae: MaskedAutoencoderViT; encoder: ViTPreset } {
   const entry = mnistMae(command, values.arch);
-  safetensorsPath(command, 'weights', values.weights, true);
+  safetensorsOption(command, 'weights', values.weights, true);
   const { model } = buildWithWeights(command, entry.name, values.weights, {});
   return { mae: model as MaskedAutoencoderViT, encoder: entry.encoder as ViTPreset };
 }
@@ -192,9 +182,9 @@ export function runMaeFinetune(values: Values): { labels: number; epochs: number
   const pool = choiceOption(command, 'pool', values.pool, ['avg', 'token'] as const);
   const cropPadding = num('crop-padding', { min: 0, max: 8, integer: true });
   const seed = num('seed', { min: 0, integer: true });
-  const out = values.out === undefined ? null : safetensorsPath(command, 'out', values.out, false);
+  const out = values.out === undefined ? null : safetensorsOption(command, 'out', values.out, false);
   if (values.resume && values.checkpoint === undefined) throw new UsageError(`${command}: --resume needs --checkpoint FILE`);
-  const checkpointPath = values.checkpoint === undefined ? undefined : safetensorsPath(command, 'checkpoint', values.checkpoint, false);
+  const checkpointPath = values.checkpoint === undefined ? undefined : safetensorsOption(command, 'checkpoint', values.checkpoint, false);
   setThreads(command, values);
   const { mae, encoder } = loadMae(command, values);
   const { train, test } = mnist(values);

@@ -36,6 +36,15 @@ export interface ModelPlan {
   normalization: ClassifierEntry['normalization'];
 }
 
+/** A command's --NAME FILE option naming a .safetensors file, resolved; with `mustExist`, an error when the file is missing. */
+export function safetensorsOption(command: string, name: string, value: string | boolean | undefined, mustExist: boolean): string {
+  if (typeof value !== 'string') throw new UsageError(`${command}: --${name} FILE is required`);
+  const path = resolve(value);
+  if (!path.endsWith('.safetensors')) throw new UsageError(`${command}: --${name} must name a .safetensors file, got '${value}'`);
+  if (mustExist && !existsSync(path)) throw new Error(`${command}: ${name} file not found: ${path}`);
+  return path;
+}
+
 /** The registry entry of a classifier, or a usage error naming the classifiers. */
 export function classifierEntry(command: string, arch: string): ClassifierEntry {
   const classifiers = listModels('image-classification');

@@ -12,7 +12,7 @@ import { readImage } from '../io/image.js';
 import { loadSafetensors, saveSafetensors } from '../io/safetensors.js';
 import { getModelEntry, listModels, type DiscriminatorEntry, type GeneratorEntry, type MaskedImageModelingEntry } from '../models/registry.js';
 import type { MaskedAutoencoderViT } from '../models/mae.js';
-import { buildWithWeights, planFor, prepare, withStoredNormalization, type DatasetName, type ModelPlan } from './model-files.js';
+import { buildWithWeights, planFor, safetensorsOption, prepare, withStoredNormalization, type DatasetName, type ModelPlan } from './model-files.js';
 import { numberOption, UsageError, type CommandSpec } from './args.js';
 
 export const PREDICT: CommandSpec = {
@@ -45,14 +45,6 @@ export const PREDICT: CommandSpec = {
   ].join('\n'),
 };
 
-function fileOption(name: string, value: string | boolean | undefined, mustExist: boolean): string {
-  if (typeof value !== 'string') throw new UsageError(`predict: --${name} FILE is required`);
-  const path = resolve(value);
-  if (!path.endsWith('.safetensors')) throw new UsageError(`predict: --${name} must name a .safetensors file, got '${value}'`);
-  if (mustExist && !existsSync(path)) throw new Error(`predict: ${name} file not found: ${path}`);
-  return path;
-}
-
 export interface PredictSummary {
   n: number;
   /** Classes of a classifier's logits; absent for the tasks that write other tensors. */
@@ -68,7 +60,7 @@ export function runPredict(values: Record<string, string | boolean | undefined>)
   const arch = typeof values.arch === 'string' ? values.arch : '';
   if (!listModels().includes(arch)) throw new UsageError(`predict: --arch must name a registered model (${listModels().join(', ')}), got '${arch}'`);
   if (typeof values.input !== 'string') throw new UsageError('predict: --input PATH is required');
-  if (typeof values.weights === 'string') fileOption('weights', values.weights, true);
+  if (typeof values.weights === 'string') safetensorsOption('predict', 'weights', values.weights, true);
   const inputPath = resolve(values.input);
   if (!existsSync(inputPath)) throw new Error(`predict: input not found: ${inputPath}`);
   const entry = getModelEntry(arch);
@@ -76,7 +68,7 @@ export function runPredict(values: Record<string, string | boolean | undefined>)
   if (entry.task !== 'image-classification') return predictNamedTensors(entry, inputPath, values);
   const tensorInput = inputPath.endsWith('.safetensors');
   const images = tensorInput ? [] : imageFiles(inputPath);
-  const output = tensorInput || values.output !== undefined ? fileOption('output', values.output, false) : null;
+  const output = tensorInput || values.output !== undefined ? safetensorsOption('predict', 'output', values.output, false) : null;
   const batchSize = numberOption('predict', 'batch-size', values['batch-size'], { min: 1, integer: true });
   const top = numberOption('predict', 'top', values.top, { min: 1, integer: true });
   if (values.threads !== undefined) setNumThreads(numberOption('predict', 'threads', values.threads, { min: 1, integer: true }));
@@ -126,7 +118,7 @@ const TENSOR_IO = {
 function predictNamedTensors(entry: GeneratorEntry | DiscriminatorEntry, inputPath: string, values: Record<string, string | boolean | undefined>): PredictSummary {
   const io = TENSOR_IO[entry.task];
   if (!inputPath.endsWith('.safetensors')) throw new UsageError(`predict: '${entry.name}' (${entry.task}) reads '${io.reads}' from a .safetensors file, got '${values.input}'`);
-  const output = fileOption('output', values.output, false);
+  const output = safetensorsOption('predict', 'output', values.output, false);
   const batchSize = numberOption('predict', 'batch-size', values['batch-size'], { min: 1, integer: true });
   if (values.threads !== undefined) setNumThreads(numberOption('predict', 'threads', values.threads, { min: 1, integer: true }));
   const { model } = buildWithWeights('predict', entry.name, values.weights, {});
@@ -169,7 +161,7 @@ function predictNamedTensors(entry: GeneratorEntry | DiscriminatorEntry, inputPa
  */
 function predictMaskedImages(entry: MaskedImageModelingEntry, inputPath: string, values: Record<string, string | boolean | undefined>): PredictSummary {
   if (!inputPath.endsWith('.safetensors')) throw new UsageError(`predict: '${entry.name}' (${entry.task}) reads 'imgs' from a .safetensors file, got '${values.input}'`);
-  const output = fileOption('output', values.output, false);
+  const output = safetensorsOption('predict', 'output', values.output, false);
   const batchSize = numberOption('predict', 'batch-size', values['batch-size'], { min: 1, integer: true });
   const maskRatio = numberOption('predict', 'mask-ratio', values['mask-ratio'], { min: 0, max: 1 });
   if (maskRatio === 1) throw new UsageError('predict: --mask-ratio must be below 1 (at least one patch has to stay visible), got 1');

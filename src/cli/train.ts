@@ -8,7 +8,7 @@ import * as F from '../nn/functional.js';
 import { DataLoader, type BatchTransform } from '../data/dataset.js';
 import { mixupCutmix } from '../data/mixing.js';
 import { randomCrop, randomHorizontalFlip } from '../data/transforms.js';
-import { getModel, getModelEntry, listModels } from '../models/registry.js';
+import { getModel, listModels } from '../models/registry.js';
 import { Adam, AdamW } from '../optim/adam.js';
 import { SGD } from '../optim/sgd.js';
 import { fit, evaluate, type EpochInfo, type LossFn } from '../train/trainer.js';

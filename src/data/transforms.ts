@@ -250,7 +250,7 @@ export interface RandomResizedCropOptions extends RandomOptions {
  * for the whole batch by two batched matmuls.
  */
 export function randomResizedCrop(x: Tensor, size: Size, options: RandomResizedCropOptions = {}): Tensor {
-  const [n, c, h, w] = checkBatch('randomResizedCrop', x);
+  const [n, , h, w] = checkBatch('randomResizedCrop', x);
   checkFloat('randomResizedCrop', x);
   const [oh, ow] = size2('randomResizedCrop', size);
   const scale = options.scale ?? [0.08, 1];

@@ -14,7 +14,7 @@ import * as F from '../nn/functional.js';
 import * as init from '../nn/init.js';
 import { AdaptiveAvgPool2d, Conv2d, Dropout, Flatten, GELU, LayerNorm, Linear, StochasticDepth } from '../nn/layers.js';
 import { Sequential } from '../nn/container.js';
-import { Buffer, Module, Parameter, pyRepr } from '../nn/module.js';
+import { Buffer, Module, Parameter } from '../nn/module.js';
 import type { ClassifierEntry } from './registry.js';
 import { relativePositionBias, relativePositionIndex, shiftedWindowAttention, type Pair } from './swin-windows.js';
 

@@ -2,25 +2,20 @@
 // its stdout and stderr.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 
 import { PNG } from 'pngjs';
 
 import { scope } from '../../src/tensor/index.js';
 import { loadMnist } from '../../src/data/index.js';
 import { loadSafetensors, saveSafetensors } from '../../src/io/safetensors.js';
+import { netlabRunner } from '../helpers.js';
 
-const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 let dir: string;
 
-function netlab(...args: string[]) {
-  const run = spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8', timeout: 300_000, env: { ...process.env, NETLAB_THREADS: undefined } });
-  return { code: run.status, stdout: run.stdout, stderr: run.stderr };
-}
+const netlab = netlabRunner({ env: { ...process.env, NETLAB_THREADS: undefined } });
 
 before(() => {
   dir = mkdtempSync(join(tmpdir(), 'netlab-cli-'));

@@ -3,22 +3,16 @@
 // both networks, and bad input to each.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 
 import { rand, scope, zeros } from '../../src/tensor/index.js';
 import { loadSafetensors, saveSafetensors } from '../../src/io/safetensors.js';
+import { netlab } from '../helpers.js';
 
-const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 let dir: string;
 
-function netlab(...args: string[]) {
-  const run = spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8', timeout: 300_000 });
-  return { code: run.status, stdout: run.stdout, stderr: run.stderr };
-}
 
 before(() => {
   dir = mkdtempSync(join(tmpdir(), 'netlab-gan-cli-'));
