@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { manualSeed, rand, randint, scope, zeros } from '../../src/tensor/index.js';
+import { manualSeed, rand, randint, scope, zeros, type Tensor } from '../../src/tensor/index.js';
 import { loadSafetensors, saveSafetensors } from '../../src/io/safetensors.js';
 import { maskedAutoencoder, type MaskedAutoencoderViT } from '../../src/models/mae.js';
 import { assertClose, netlab } from '../helpers.js';
@@ -111,40 +111,69 @@ test('predict runs the autoencoder: loss, pred and mask as the model gives them 
   }
 });
 
-test('bad input to the MAE commands gets a clear error and the right exit code', () => {
+// Bad input: each case gets a clear error, exit code 2 for a usage error and 1 for a failure.
+function badWeights(): string {
   const weights = join(dir, 'bad-input-mae.safetensors');
-  const model = maskedAutoencoder('mae_vit_tiny_mnist');
-  scope(() => saveSafetensors(weights, model.stateDict(), { arch: 'mae_vit_tiny_mnist' }));
-  model.dispose();
-  const input = join(dir, 'bad.safetensors');
-  const expect = (args: string[], code: number, pattern: RegExp) => {
-    const run = netlab(...args);
-    assert.equal(run.code, code, `${args.join(' ')}: ${run.stderr}`);
-    assert.match(run.stderr, pattern, args.join(' '));
-  };
-  const predict = (...extra: string[]) => ['predict', '--arch', 'mae_vit_tiny_mnist', '--weights', weights, '--input', input, '--output', join(dir, 'o.safetensors'), ...extra];
+  if (!existsSync(weights)) {
+    const model = maskedAutoencoder('mae_vit_tiny_mnist');
+    scope(() => saveSafetensors(weights, model.stateDict(), { arch: 'mae_vit_tiny_mnist' }));
+    model.dispose();
+  }
+  return weights;
+}
 
-  scope(() => saveSafetensors(input, { imgs: rand([2, 1, 28, 28]), noise: rand([2, 9]) }));
-  expect(predict(), 1, /noise must be \[N, L\] = \[2, 16\]/);
-  scope(() => saveSafetensors(input, { images: rand([2, 1, 28, 28]) }));
-  expect(predict(), 1, /has no tensor 'imgs'.*it has images/);
-  scope(() => saveSafetensors(input, { imgs: randint(0, 255, [2, 1, 28, 28]) }));
-  expect(predict(), 1, /images must be floating point/);
-  scope(() => saveSafetensors(input, { imgs: zeros([2, 1, 35, 35]) }));
-  expect(predict(), 1, /position embeddings are for 28×28 images, got 35×35/);
-  scope(() => saveSafetensors(input, { imgs: zeros([2, 1, 28, 28]) }));
-  expect(predict('--mask-ratio', '1'), 2, /--mask-ratio must be below 1/);
-  expect(predict('--mask-ratio', '-0.5'), 2, /--mask-ratio/);
-  expect(['predict', '--arch', 'mae_vit_base_patch16', '--weights', weights, '--input', input, '--output', join(dir, 'o.safetensors')], 1, /holds 'mae_vit_tiny_mnist' weights, not 'mae_vit_base_patch16'/);
-  expect(['mae', 'pretrain', '--arch', 'mae_vit_base_patch16', '--out', join(dir, 'x.safetensors')], 2, /takes 3×224×224 images; on MNIST use a preset for 1×28×28 digits/);
-  expect(['mae', 'pretrain', '--arch', 'vit_tiny_mnist', '--out', join(dir, 'x.safetensors')], 2, /--arch must name a masked autoencoder/);
-  expect(['mae', 'pretrain', '--mask-ratio', '1.2', '--out', join(dir, 'x.safetensors')], 2, /--mask-ratio/);
-  expect(['mae', 'pretrain', '--out', join(dir, 'x.pt')], 2, /--out must name a \.safetensors file/);
-  expect(['mae', 'finetune', '--labels', '100'], 2, /--weights FILE is required/);
-  expect(['mae', 'finetune', '--weights', join(dir, 'missing.safetensors')], 1, /weights file not found/);
-  expect(['mae', 'probe', '--weights', weights, '--labels', '5'], 2, /--labels/);
-  expect(['mae', 'finetune', '--weights', weights, '--pool', 'max'], 2, /--pool/);
-  expect(['train', '--arch', 'mae_vit_tiny_mnist'], 2, /masked autoencoders are trained by netlab mae pretrain/);
-  expect(['reproduce', 'mae', '--ratios', '0.5,1'], 2, /every --ratios value must be below 1/);
-  expect(['mae', 'shrink'], 2, /unknown action 'shrink'; choose one of pretrain, finetune, probe/);
+function expectError(args: string[], code: number, pattern: RegExp): void {
+  const run = netlab(...args);
+  assert.equal(run.code, code, `${args.join(' ')}: ${run.stderr}`);
+  assert.match(run.stderr, pattern, args.join(' '));
+}
+
+// netlab predict on the autoencoder with these tensors as its input file.
+function predictWith(tensors: Record<string, Tensor>, ...extra: string[]): string[] {
+  const input = join(dir, 'bad.safetensors');
+  scope(() => saveSafetensors(input, tensors));
+  for (const t of Object.values(tensors)) t.dispose();
+  return ['predict', '--arch', 'mae_vit_tiny_mnist', '--weights', badWeights(), '--input', input, '--output', join(dir, 'o.safetensors'), ...extra];
+}
+
+test('bad input: predict with noise of the wrong shape', () => {
+  expectError(predictWith({ imgs: rand([2, 1, 28, 28]), noise: rand([2, 9]) }), 1, /noise must be \[N, L\] = \[2, 16\]/);
+  expectError(predictWith({ imgs: rand([2, 1, 28, 28]), noise: rand([3, 16]) }), 1, /'noise' must be \[N, L\] = \[2, 16\]/);
+});
+
+test('bad input: predict without imgs, or with integer images', () => {
+  expectError(predictWith({ images: rand([2, 1, 28, 28]) }), 1, /has no tensor 'imgs'.*it has images/);
+  expectError(predictWith({ imgs: randint(0, 255, [2, 1, 28, 28]) }), 1, /images must be floating point/);
+});
+
+test('bad input: predict with images of another size, or one the patch does not divide', () => {
+  expectError(predictWith({ imgs: zeros([2, 1, 35, 35]) }), 1, /position embeddings are for 28×28 images, got 35×35/);
+  expectError(predictWith({ imgs: zeros([2, 1, 30, 30]) }), 1, /square with a side the patch size 7 divides, got 30×30/);
+});
+
+test('bad input: a mask ratio outside [0, 1) on the command line', () => {
+  expectError(predictWith({ imgs: zeros([2, 1, 28, 28]) }, '--mask-ratio', '1'), 2, /--mask-ratio must be below 1/);
+  expectError(predictWith({ imgs: zeros([2, 1, 28, 28]) }, '--mask-ratio', '-0.5'), 2, /--mask-ratio/);
+  expectError(['mae', 'pretrain', '--mask-ratio', '1.2', '--out', join(dir, 'x.safetensors')], 2, /--mask-ratio/);
+  expectError(['reproduce', 'mae', '--ratios', '0.5,1'], 2, /every --ratios value must be below 1/);
+});
+
+test('bad input: weights of another preset', () => {
+  expectError(['predict', '--arch', 'mae_vit_base_patch16', '--weights', badWeights(), '--input', join(dir, 'bad.safetensors'), '--output', join(dir, 'o.safetensors')], 1, /holds 'mae_vit_tiny_mnist' weights, not 'mae_vit_base_patch16'/);
+});
+
+test('bad input: mae commands with a model that is not an MNIST autoencoder', () => {
+  expectError(['mae', 'pretrain', '--arch', 'mae_vit_base_patch16', '--out', join(dir, 'x.safetensors')], 2, /takes 3×224×224 images; on MNIST use a preset for 1×28×28 digits/);
+  expectError(['mae', 'pretrain', '--arch', 'vit_tiny_mnist', '--out', join(dir, 'x.safetensors')], 2, /--arch must name a masked autoencoder/);
+  expectError(['train', '--arch', 'mae_vit_tiny_mnist'], 2, /masked autoencoders are trained by netlab mae pretrain/);
+});
+
+test('bad input: missing or misnamed files and options out of range', () => {
+  expectError(['mae', 'pretrain', '--out', join(dir, 'x.pt')], 2, /--out must name a \.safetensors file/);
+  expectError(['mae', 'finetune', '--labels', '100'], 2, /--weights FILE is required/);
+  expectError(['mae', 'finetune', '--weights', join(dir, 'missing.safetensors')], 1, /weights file not found/);
+  expectError(['mae', 'probe', '--weights', badWeights(), '--labels', '5'], 2, /--labels/);
+  expectError(['mae', 'finetune', '--weights', badWeights(), '--pool', 'max'], 2, /--pool/);
+  expectError(['mae', 'probe', '--weights', badWeights(), '--optimizer', 'adam'], 2, /--optimizer/);
+  expectError(['mae', 'shrink'], 2, /unknown action 'shrink'; choose one of pretrain, finetune, probe/);
 });
