@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 
 import { F, manualSeed, nn, scope, Tensor, tensor } from '../src/index.js';
 import { DataLoader } from '../src/data/dataset.js';
+import { loadSafetensors } from '../src/io/safetensors.js';
 import { loadMnist } from '../src/data/mnist.js';
 import { Adam } from '../src/optim/adam.js';
 
@@ -98,3 +99,27 @@ export function netlabRunner(options: { timeout?: number; env?: NodeJS.ProcessEn
 
 /** Runs the netlab command with this process's environment. */
 export const netlab = netlabRunner();
+
+/** A fixture file of test/fixtures/ (relative path) and lookups that name the script to rerun when a tensor is missing. */
+export function fixtureFile(
+  path: string,
+  script: string,
+): { tensors: Map<string, Tensor>; metadata: Record<string, string>; get: (name: string) => Tensor; prefixed: (prefix: string) => Map<string, Tensor> } {
+  const { tensors, metadata } = loadSafetensors(fileURLToPath(new URL(`../../test/fixtures/${path}`, import.meta.url)));
+  return {
+    tensors,
+    metadata,
+    get: (name) => {
+      const t = tensors.get(name);
+      assert.ok(t !== undefined, `fixture tensor '${name}' is missing; rerun ${script}`);
+      return t;
+    },
+    /** The tensors whose names start with `prefix`, by the rest of their names. */
+    prefixed: (prefix) => new Map([...tensors].filter(([name]) => name.startsWith(prefix)).map(([name, t]) => [name.slice(prefix.length), t])),
+  };
+}
+
+/** max |t|. */
+export function maxAbs(t: Tensor): number {
+  return scope(() => t.abs().max().item());
+}

@@ -10,16 +10,16 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 import { arange, grad, manualSeed, rand, randint, scope, Tensor, zeros } from '../../src/index.js';
-import { loadSafetensors } from '../../src/io/safetensors.js';
 import { getModel, getModelEntry, listModels, parameterCount } from '../../src/models/registry.js';
 import { get2dSincosPosEmbed, lenKeep, MAE_PRESETS, maeConfig, maeParameterCount, maskedAutoencoder, MaskedAutoencoderViT, type MaeConfig, type MaePreset } from '../../src/models/mae.js';
 import { visionTransformer } from '../../src/models/vit.js';
 import { layerDecayGroups, loadMaeEncoder, weightDecayGroups } from '../../src/train/mae.js';
 import { LARS } from '../../src/optim/lars.js';
-import { assertClose, assertThrowsWith } from '../helpers.js';
+import { assertClose, assertThrowsWith, fixtureFile, maxAbs } from '../helpers.js';
 
 const FIXTURES = fileURLToPath(new URL('../../../test/fixtures/models/', import.meta.url));
-const file = loadSafetensors(`${FIXTURES}mae.safetensors`);
+const file = fixtureFile('models/mae.safetensors', 'make_mae_fixtures.py');
+const { get: fixture, prefixed } = file;
 const presets = (JSON.parse(readFileSync(`${FIXTURES}mae_presets.json`, 'utf8')) as { presets: Record<string, { learnable_parameters: number; state_dict: [string, number[]][] }> }).presets;
 
 // The fixture script's small configuration.
@@ -27,21 +27,8 @@ const SMALL: MaeConfig = maeConfig(MAE_PRESETS.mae_vit_base_patch16, {
   imageSize: 16, patchSize: 4, inChannels: 3, embedDim: 16, depth: 2, numHeads: 2, decoderEmbedDim: 12, decoderDepth: 1, decoderNumHeads: 2, mlpRatio: 2,
 });
 
-function fixture(name: string): Tensor {
-  const t = file.tensors.get(name);
-  assert.ok(t !== undefined, `fixture tensor '${name}' is missing; rerun make_mae_fixtures.py`);
-  return t;
-}
 
-function prefixed(prefix: string): Map<string, Tensor> {
-  const out = new Map<string, Tensor>();
-  for (const [name, t] of file.tensors) if (name.startsWith(prefix)) out.set(name.slice(prefix.length), t);
-  return out;
-}
 
-function maxAbs(t: Tensor): number {
-  return scope(() => t.abs().max().item());
-}
 
 /** float32 through a dozen layers, against PyTorch: 1e-4 of the output's scale, as the issue states. */
 function assertMatches(actual: Tensor, expected: Tensor, what: string): void {

@@ -9,7 +9,6 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 import { arange, F, grad, manualSeed, noGrad, randint, randn, scope, setNumThreads, Tensor } from '../../src/index.js';
-import { loadSafetensors } from '../../src/io/safetensors.js';
 import type { Module } from '../../src/nn/module.js';
 import { SGD } from '../../src/optim/index.js';
 import { getModel, getModelEntry, parameterCount } from '../../src/models/registry.js';
@@ -26,7 +25,7 @@ import {
   resnet50,
   subsampleAndPad,
 } from '../../src/models/resnet.js';
-import { assertClose, assertThrowsWith } from '../helpers.js';
+import { assertClose, assertThrowsWith, fixtureFile } from '../helpers.js';
 
 // One intra-op thread, as the fixture script uses: on a busy 2-core machine the
 // default pool of 2 made resnet20's small convolutions ~100× slower (threads
@@ -34,14 +33,10 @@ import { assertClose, assertThrowsWith } from '../helpers.js';
 setNumThreads(1);
 
 const FIXTURES = fileURLToPath(new URL('../../../test/fixtures/models/', import.meta.url));
-const file = loadSafetensors(`${FIXTURES}resnet.safetensors`);
+const file = fixtureFile('models/resnet.safetensors', 'make_resnet_fixtures.py');
+const { get: fixture } = file;
 const SEED = Number(file.metadata.seed);
 
-function fixture(name: string): Tensor {
-  const t = file.tensors.get(name);
-  assert.ok(t !== undefined, `fixture tensor '${name}' is missing; rerun make_resnet_fixtures.py`);
-  return t;
-}
 
 /** torchvision's state-dict keys and shapes, in order, as the fixture script wrote them. */
 function torchvisionKeys(name: string): string[] {

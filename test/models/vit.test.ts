@@ -9,7 +9,6 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 import { F, getNumThreads, nn, grad, liveTensors, manualSeed, noGrad, rand, randint, scope, setNumThreads, tensor, Tensor, zeros } from '../../src/index.js';
-import { loadSafetensors } from '../../src/io/safetensors.js';
 import { Adam } from '../../src/optim/index.js';
 import { getModel, getModelEntry, listModels, parameterCount } from '../../src/models/registry.js';
 import {
@@ -26,10 +25,11 @@ import {
   type ViTPreset,
 } from '../../src/models/vit.js';
 import { convertTimmVit } from '../../src/models/vit-convert.js';
-import { assertClose, assertThrowsWith, type Tolerance } from '../helpers.js';
+import { assertClose, assertThrowsWith, fixtureFile, maxAbs, type Tolerance } from '../helpers.js';
 
 const FIXTURES = fileURLToPath(new URL('../../../test/fixtures/models/', import.meta.url));
-const file = loadSafetensors(`${FIXTURES}vit.safetensors`);
+const file = fixtureFile('models/vit.safetensors', 'make_vit_fixtures.py');
+const { get: fixture, prefixed } = file;
 const reference = JSON.parse(readFileSync(`${FIXTURES}vit_b_16_keys.json`, 'utf8')) as {
   vit_b_16_state_dict: [string, number[]][];
   parameter_counts: Record<string, number>;
@@ -39,21 +39,8 @@ const reference = JSON.parse(readFileSync(`${FIXTURES}vit_b_16_keys.json`, 'utf8
 const SMALL = vitConfig({ imageSize: 32, patchSize: 8, numLayers: 2, numHeads: 2, hiddenDim: 16, mlpDim: 32, numClasses: 10 });
 const PRE_LOGITS: ViTConfig = { ...SMALL, representationSize: 12, imageSize: 30, patchSize: 6, numLayers: 1 };
 
-function fixture(name: string): Tensor {
-  const t = file.tensors.get(name);
-  assert.ok(t !== undefined, `fixture tensor '${name}' is missing; rerun make_vit_fixtures.py`);
-  return t;
-}
 
-function prefixed(prefix: string): Map<string, Tensor> {
-  const out = new Map<string, Tensor>();
-  for (const [name, t] of file.tensors) if (name.startsWith(prefix)) out.set(name.slice(prefix.length), t);
-  return out;
-}
 
-function maxAbs(t: Tensor): number {
-  return scope(() => t.abs().max().item());
-}
 
 /**
  * The whole network in float32 against torchvision: a dozen matrix products
