@@ -182,6 +182,11 @@ export class MultiheadAttention extends Module {
     const h = this.numHeads;
     let mask: Tensor | null = null;
     const attnMask = options.attnMask ?? null;
+    for (const [name, m] of [['attnMask', attnMask], ['keyPaddingMask', options.keyPaddingMask ?? null]] as const) {
+      if (m !== null && !(m instanceof Tensor)) throw new TypeError(`MultiheadAttention: ${name} must be a Tensor, got ${describeValue(m)}`);
+      if (m !== null && m.dtype !== 'bool' && !m.dtype.startsWith('float'))
+        throw new TypeError(`MultiheadAttention: ${name} must be bool (true = blocked) or floating point (added to the scores), got ${m.describe()}`);
+    }
     if (attnMask !== null) {
       const ok2 = attnMask.ndim === 2 && attnMask.shape[0] === L && attnMask.shape[1] === S;
       const ok3 = attnMask.ndim === 3 && attnMask.shape[0] === N * h && attnMask.shape[1] === L && attnMask.shape[2] === S;
