@@ -354,6 +354,11 @@ export class Embedding extends Module {
 
   resetParameters(): void {
     init.normal_(this.weight);
+    this.resetPaddingRow();
+  }
+
+  /** Zeroes the padding row (after a custom initialisation of the weight). */
+  resetPaddingRow(): void {
     if (this.paddingIdx !== null) {
       const weight = this.weight;
       const row = this.paddingIdx;

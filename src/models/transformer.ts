@@ -1,0 +1,210 @@
+// The sequence-to-sequence model of Vaswani et al. (2017), "Attention Is All
+// You Need": token embeddings scaled by √d_model plus the sinusoidal position
+// encodings of §3.5, dropout on their sum, torch.nn.Transformer's post-norm
+// encoder–decoder under `transformer.`, and a final linear layer to the
+// target vocabulary (`generator`). The paper shares one matrix between the
+// source embedding, the target embedding and the pre-softmax projection
+// (§3.4); each tie is an option. Tied weights are stored under each of their
+// names, as PyTorch's state_dict lists them, and loading checks that the
+// copies agree.
+import { arange } from '../tensor/creation.js';
+import { stack } from '../tensor/ops.js';
+import { scope } from '../tensor/scope.js';
+import { describeValue, Tensor } from '../tensor/tensor.js';
+import * as init from '../nn/init.js';
+import { Dropout, Embedding, Linear } from '../nn/layers.js';
+import { Buffer, Module, type LoadResult, type StateDict } from '../nn/module.js';
+import { generateSquareSubsequentMask, Transformer } from '../nn/transformer.js';
+
+export interface TransformerModelConfig {
+  srcVocab: number;
+  tgtVocab: number;
+  dModel: number;
+  nhead: number;
+  numEncoderLayers: number;
+  numDecoderLayers: number;
+  dimFeedforward: number;
+  /** Residual, embedding and attention dropout (P_drop). */
+  dropout: number;
+  /** One embedding matrix for source and target (needs srcVocab = tgtVocab). */
+  shareEmbeddings: boolean;
+  /** The pre-softmax projection is the target embedding matrix (and has no bias). */
+  tieGenerator: boolean;
+  /** The padding token, ignored by attention and by the loss. */
+  padIdx: number;
+  /** Longest sequence the position encodings cover. */
+  maxLen: number;
+}
+
+/**
+ * The paper's base and big models (Table 3), with its shared 37,000-token
+ * vocabulary and all three matrices tied: 63.1M and 214.2M parameters (the
+ * paper rounds them to 65M and 213M).
+ */
+export const TRANSFORMER_PRESETS = {
+  transformer_base: { srcVocab: 37000, tgtVocab: 37000, dModel: 512, nhead: 8, numEncoderLayers: 6, numDecoderLayers: 6, dimFeedforward: 2048, dropout: 0.1, shareEmbeddings: true, tieGenerator: true, padIdx: 0, maxLen: 1024 },
+  transformer_big: { srcVocab: 37000, tgtVocab: 37000, dModel: 1024, nhead: 16, numEncoderLayers: 6, numDecoderLayers: 6, dimFeedforward: 4096, dropout: 0.3, shareEmbeddings: true, tieGenerator: true, padIdx: 0, maxLen: 1024 },
+} satisfies Record<string, TransformerModelConfig>;
+
+export type TransformerPreset = keyof typeof TRANSFORMER_PRESETS;
+
+const CONFIG_KEYS = Object.keys(TRANSFORMER_PRESETS.transformer_base) as (keyof TransformerModelConfig)[];
+
+/** A checked configuration: `base` with `overrides`. */
+export function transformerConfig(base: TransformerModelConfig, overrides: Partial<TransformerModelConfig> = {}): TransformerModelConfig {
+  const unknown = Object.keys(overrides).find((k) => !(CONFIG_KEYS as string[]).includes(k));
+  if (unknown !== undefined) throw new TypeError(`Transformer: unknown configuration field '${unknown}'; known: ${CONFIG_KEYS.join(', ')}`);
+  const c: TransformerModelConfig = { ...base, ...overrides };
+  for (const key of ['srcVocab', 'tgtVocab', 'dModel', 'nhead', 'numEncoderLayers', 'numDecoderLayers', 'dimFeedforward', 'maxLen'] as const) {
+    if (!Number.isInteger(c[key]) || c[key] <= 0) throw new RangeError(`Transformer: ${key} must be a positive integer, got ${describeValue(c[key])}`);
+  }
+  if (c.dModel % c.nhead !== 0) throw new RangeError(`Transformer: d_model ${c.dModel} is not divisible by the ${c.nhead} heads`);
+  if (c.dModel % 2 !== 0) throw new RangeError(`Transformer: d_model must be even for the sine and cosine position encodings, got ${c.dModel}`);
+  if (c.shareEmbeddings && c.srcVocab !== c.tgtVocab) throw new RangeError(`Transformer: shared embeddings need one vocabulary, got ${c.srcVocab} source and ${c.tgtVocab} target tokens`);
+  if (!Number.isInteger(c.padIdx) || c.padIdx < 0 || c.padIdx >= Math.min(c.srcVocab, c.tgtVocab)) throw new RangeError(`Transformer: padIdx must be a token id of both vocabularies, got ${describeValue(c.padIdx)}`);
+  if (!(c.dropout >= 0 && c.dropout <= 1)) throw new RangeError(`Transformer: dropout must be in [0, 1], got ${describeValue(c.dropout)}`);
+  return c;
+}
+
+/** Learnable parameters of a configuration, tied matrices counted once, without building it. */
+export function transformerParameterCount(c: TransformerModelConfig): number {
+  const D = c.dModel;
+  const F = c.dimFeedforward;
+  const attention = 4 * D * D + 4 * D;
+  const feedForward = 2 * D * F + F + D;
+  const encoderLayer = attention + feedForward + 4 * D;
+  const decoderLayer = 2 * attention + feedForward + 6 * D;
+  const embeddings = c.srcVocab * D + (c.shareEmbeddings ? 0 : c.tgtVocab * D) + (c.tieGenerator ? 0 : c.tgtVocab * D + c.tgtVocab);
+  return embeddings + c.numEncoderLayers * encoderLayer + c.numDecoderLayers * decoderLayer + 4 * D;
+}
+
+/**
+ * The sinusoidal position encodings of §3.5, (maxLen, dModel): PE(pos, 2i) =
+ * sin(pos / 10000^(2i/dModel)) and PE(pos, 2i + 1) = cos(pos / 10000^(2i/dModel)).
+ */
+export function sinusoidalPositionEncoding(maxLen: number, dModel: number): Tensor {
+  if (!Number.isInteger(maxLen) || maxLen <= 0) throw new RangeError(`sinusoidalPositionEncoding: maxLen must be a positive integer, got ${describeValue(maxLen)}`);
+  if (!Number.isInteger(dModel) || dModel <= 0 || dModel % 2 !== 0) throw new RangeError(`sinusoidalPositionEncoding: dModel must be a positive even integer, got ${describeValue(dModel)}`);
+  return scope(() => {
+    const position = arange(maxLen, { dtype: 'float64' }).unsqueeze(1); // (maxLen, 1)
+    const frequency = arange(0, dModel, 2, { dtype: 'float64' }).div(dModel).mul(-Math.log(10000)).exp(); // 10000^(−2i/dModel), (dModel/2,)
+    const angle = position.mul(frequency); // (maxLen, dModel/2)
+    // Interleaved: sin at even, cos at odd dimensions.
+    return stack([angle.sin(), angle.cos()], -1).reshape(maxLen, dModel).float();
+  });
+}
+
+/** The paper's model: (src [N, S], tgt [N, T]) token ids → logits [N, T, tgtVocab]. */
+export class TransformerModel extends Module {
+  readonly config: TransformerModelConfig;
+  src_embed: Embedding;
+  tgt_embed: Embedding;
+  transformer: Transformer;
+  generator: Linear;
+  dropout: Dropout;
+  /** (maxLen, dModel), not in the state dict (PyTorch's persistent=False). */
+  position_encoding: Buffer;
+
+  constructor(config: TransformerModelConfig) {
+    super();
+    const c = (this.config = transformerConfig(config));
+    const { dModel: D } = c;
+    this.src_embed = new Embedding(c.srcVocab, D, { paddingIdx: c.padIdx });
+    this.tgt_embed = new Embedding(c.tgtVocab, D, { paddingIdx: c.padIdx });
+    this.transformer = new Transformer({
+      dModel: D, nhead: c.nhead, numEncoderLayers: c.numEncoderLayers, numDecoderLayers: c.numDecoderLayers, dimFeedforward: c.dimFeedforward, dropout: c.dropout, batchFirst: true,
+    });
+    this.generator = new Linear(D, c.tgtVocab, { bias: !c.tieGenerator });
+    this.dropout = new Dropout(c.dropout);
+    this.position_encoding = Buffer.adopt(sinusoidalPositionEncoding(c.maxLen, D), { persistent: false });
+    // Embeddings N(0, d^−½) (fairseq's, for matrices the output projection shares), the padding row zero.
+    for (const embedding of [this.src_embed, this.tgt_embed]) {
+      init.normal_(embedding.weight, 0, D ** -0.5);
+      embedding.resetPaddingRow();
+    }
+    if (c.shareEmbeddings) this.tie(this.tgt_embed, this.src_embed.weight);
+    if (c.tieGenerator) this.tie(this.generator, this.tgt_embed.weight);
+  }
+
+  // Makes `module.weight` the shared matrix, freeing its own.
+  private tie(module: Embedding | Linear, weight: Embedding['weight']): void {
+    module.weight.dispose();
+    module.weight = weight;
+  }
+
+  /** The tied names of the state dict, pairwise: loading checks that each pair holds equal tensors. */
+  private tiedKeys(): [string, string][] {
+    const pairs: [string, string][] = [];
+    if (this.config.shareEmbeddings) pairs.push(['src_embed.weight', 'tgt_embed.weight']);
+    if (this.config.tieGenerator) pairs.push(['tgt_embed.weight', 'generator.weight']);
+    return pairs;
+  }
+
+  override loadStateDict(stateDict: StateDict | Record<string, Tensor>, options: { strict?: boolean } = {}): LoadResult {
+    const given = stateDict instanceof Map ? stateDict : new Map(Object.entries(stateDict));
+    for (const [a, b] of this.tiedKeys()) {
+      const [x, y] = [given.get(a), given.get(b)];
+      if (x instanceof Tensor && y instanceof Tensor && (x.ndim !== y.ndim || x.shape.some((d, i) => d !== y.shape[i]) || !scope(() => x.equal(y))))
+        throw new Error(`loadStateDict: '${a}' and '${b}' are one tied matrix in this model, but the state dict holds different tensors under the two names`);
+    }
+    return super.loadStateDict(given, options);
+  }
+
+  // Token ids [N, L] of a vocabulary of `vocab`: checked, then embedded, scaled by √d, with position encodings and dropout.
+  private embed(name: 'src' | 'tgt', ids: Tensor, embedding: Embedding): Tensor {
+    const vocab = embedding.numEmbeddings;
+    if (!(ids instanceof Tensor)) throw new TypeError(`TransformerModel: ${name} must be a Tensor of token ids [N, L], got ${describeValue(ids)}`);
+    if (ids.dtype !== 'int64' && ids.dtype !== 'int32') throw new TypeError(`TransformerModel: ${name} must hold integer token ids (int64), got ${ids.describe()}`);
+    if (ids.ndim !== 2 || ids.shape[1] === 0) throw new RangeError(`TransformerModel: ${name} must be [N, L] token ids with L ≥ 1, got ${ids.describe()}`);
+    if (ids.shape[1] > this.config.maxLen) throw new RangeError(`TransformerModel: ${name} has ${ids.shape[1]} tokens; the position encodings cover ${this.config.maxLen} (maxLen)`);
+    const [low, high] = scope(() => [ids.min().item(), ids.max().item()]);
+    if (low < 0 || high >= vocab) throw new RangeError(`TransformerModel: ${name} holds token ids in [${low}, ${high}], outside the vocabulary of ${vocab} (0 … ${vocab - 1})`);
+    return scope(() => {
+      const length = ids.shape[1];
+      const x = embedding.forward(ids.long()).mul(Math.sqrt(this.config.dModel)).add(this.position_encoding.narrow(0, 0, length));
+      return this.dropout.forward(x);
+    });
+  }
+
+  /**
+   * Teacher-forced logits: src [N, S] and tgt [N, T] (int64, padIdx for
+   * padding) → [N, T, tgtVocab], the decoder under the causal mask, padding
+   * ignored by every attention.
+   */
+  forward(src: Tensor, tgt: Tensor): Tensor {
+    const x = this.embed('src', src, this.src_embed);
+    try {
+      const y = this.embed('tgt', tgt, this.tgt_embed);
+      try {
+        if (src.shape[0] !== tgt.shape[0]) throw new RangeError(`TransformerModel: src ${src.describe()} and tgt ${tgt.describe()} must hold the same number of sequences`);
+        return scope(() => {
+          const pad = this.config.padIdx;
+          const srcPadding = src.eq(pad);
+          const out = this.transformer.forward(x, y, {
+            tgtMask: generateSquareSubsequentMask(tgt.shape[1]),
+            srcKeyPaddingMask: srcPadding,
+            tgtKeyPaddingMask: tgt.eq(pad),
+            memoryKeyPaddingMask: srcPadding,
+          });
+          return this.generator.forward(out);
+        });
+      } finally {
+        y.dispose();
+      }
+    } finally {
+      x.dispose();
+    }
+  }
+
+  protected override extraRepr(): string {
+    const c = this.config;
+    return `src_vocab=${c.srcVocab}, tgt_vocab=${c.tgtVocab}, d_model=${c.dModel}, share_embeddings=${c.shareEmbeddings}, tie_generator=${c.tieGenerator}`;
+  }
+}
+
+/** The paper's model from a preset, with any field overridden. */
+export function transformerModel(preset: TransformerPreset, overrides: Partial<TransformerModelConfig> = {}): TransformerModel {
+  const base: TransformerModelConfig | undefined = TRANSFORMER_PRESETS[preset];
+  if (base === undefined) throw new RangeError(`transformerModel: unknown preset '${String(preset)}'; known: ${Object.keys(TRANSFORMER_PRESETS).join(', ')}`);
+  return new TransformerModel(transformerConfig(base, overrides));
+}
