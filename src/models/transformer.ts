@@ -14,7 +14,7 @@ import { describeValue, Tensor } from '../tensor/tensor.js';
 import * as init from '../nn/init.js';
 import { Dropout, Embedding, Linear } from '../nn/layers.js';
 import { Buffer, Module, type LoadResult, type StateDict } from '../nn/module.js';
-import { generateSquareSubsequentMask, Transformer } from '../nn/transformer.js';
+import { DecoderLayerCache, generateSquareSubsequentMask, Transformer } from '../nn/transformer.js';
 
 export interface TransformerModelConfig {
   srcVocab: number;
@@ -151,17 +151,17 @@ export class TransformerModel extends Module {
   }
 
   // Token ids [N, L] of a vocabulary of `vocab`: checked, then embedded, scaled by √d, with position encodings and dropout.
-  private embed(name: 'src' | 'tgt', ids: Tensor, embedding: Embedding): Tensor {
+  private embed(name: 'src' | 'tgt', ids: Tensor, embedding: Embedding, offset = 0): Tensor {
     const vocab = embedding.numEmbeddings;
     if (!(ids instanceof Tensor)) throw new TypeError(`TransformerModel: ${name} must be a Tensor of token ids [N, L], got ${describeValue(ids)}`);
     if (ids.dtype !== 'int64' && ids.dtype !== 'int32') throw new TypeError(`TransformerModel: ${name} must hold integer token ids (int64), got ${ids.describe()}`);
     if (ids.ndim !== 2 || ids.shape[1] === 0) throw new RangeError(`TransformerModel: ${name} must be [N, L] token ids with L ≥ 1, got ${ids.describe()}`);
-    if (ids.shape[1] > this.config.maxLen) throw new RangeError(`TransformerModel: ${name} has ${ids.shape[1]} tokens; the position encodings cover ${this.config.maxLen} (maxLen)`);
+    if (offset + ids.shape[1] > this.config.maxLen) throw new RangeError(`TransformerModel: ${name} reaches position ${offset + ids.shape[1]}; the position encodings cover ${this.config.maxLen} (maxLen)`);
     const [low, high] = scope(() => [ids.min().item(), ids.max().item()]);
     if (low < 0 || high >= vocab) throw new RangeError(`TransformerModel: ${name} holds token ids in [${low}, ${high}], outside the vocabulary of ${vocab} (0 … ${vocab - 1})`);
     return scope(() => {
       const length = ids.shape[1];
-      const x = embedding.forward(ids.long()).mul(Math.sqrt(this.config.dModel)).add(this.position_encoding.narrow(0, 0, length));
+      const x = embedding.forward(ids.long()).mul(Math.sqrt(this.config.dModel)).add(this.position_encoding.narrow(0, offset, length));
       return this.dropout.forward(x);
     });
   }
@@ -193,6 +193,42 @@ export class TransformerModel extends Module {
       }
     } finally {
       x.dispose();
+    }
+  }
+
+  /** src [N, S] → the encoder's output memory (N, S, d_model) and the source padding mask (N, S), for decodeStep. */
+  encode(src: Tensor): { memory: Tensor; padding: Tensor } {
+    const x = this.embed('src', src, this.src_embed);
+    try {
+      return scope(() => {
+        const padding = src.eq(this.config.padIdx);
+        return { memory: this.transformer.encoder.forward(x, { srcKeyPaddingMask: padding }), padding };
+      });
+    } finally {
+      x.dispose();
+    }
+  }
+
+  /** Per-layer caches for decodeStep. */
+  newCache(): DecoderLayerCache[] {
+    return this.transformer.decoder.newCache();
+  }
+
+  /**
+   * Incremental decoding: the tokens at target position `position` (N,
+   * int64; position 0 is the start token) → logits (N, tgtVocab) for the next
+   * position, attending to the cached earlier positions (the cache grows by
+   * one). The same logits as forward's at that position, in O(1) layer calls.
+   */
+  decodeStep(tokens: Tensor, position: number, memory: Tensor, padding: Tensor, cache: DecoderLayerCache[]): Tensor {
+    if (!(tokens instanceof Tensor) || tokens.ndim !== 1) throw new RangeError(`TransformerModel.decodeStep: tokens must be [N] token ids, got ${describeValue(tokens)}`);
+    if (cache.length > 0 && (cache[0].keys?.shape[2] ?? 0) !== position)
+      throw new RangeError(`TransformerModel.decodeStep: the cache holds ${cache[0].keys?.shape[2] ?? 0} positions, so the next is ${cache[0].keys?.shape[2] ?? 0}, not ${position}`);
+    const y = scope(() => this.embed('tgt', tokens.unsqueeze(1), this.tgt_embed, position));
+    try {
+      return scope(() => this.generator.forward(this.transformer.decoder.forwardStep(y, memory, cache, padding)).squeeze(1));
+    } finally {
+      y.dispose();
     }
   }
 

@@ -163,6 +163,42 @@ export class MultiheadAttention extends Module {
   }
 
   /**
+   * The key and value projections of x (N, S, E), batch first, split into
+   * heads: k and v (N, heads, S, E/heads). What incremental decoding caches.
+   */
+  projectKeyValue(x: Tensor): { k: Tensor; v: Tensor } {
+    return scope(() => {
+      const [n, length] = x.shape;
+      const [, wk, wv] = this.in_proj_weight.chunk(3, 0);
+      const [, bk, bv] = this.in_proj_bias === null ? [null, null, null] : this.in_proj_bias.chunk(3, 0);
+      const split = (t: Tensor) => t.view(n, length, this.numHeads, this.headDim).transpose(1, 2);
+      return { k: split(F.linear(x, wk, bk)), v: split(F.linear(x, wv, bv)) };
+    });
+  }
+
+  /**
+   * Attention of query (N, L, E), batch first, over keys and values already
+   * projected by projectKeyValue (N, heads, S, E/heads) → (N, L, E); the
+   * same function as forward with those keys and values. keyPaddingMask
+   * (N, S): bool true (or float −∞) for keys to ignore.
+   */
+  attendProjected(query: Tensor, k: Tensor, v: Tensor, keyPaddingMask: Tensor | null = null): Tensor {
+    return scope(() => {
+      const [n, length] = query.shape;
+      const [wq] = this.in_proj_weight.chunk(3, 0);
+      const bq = this.in_proj_bias === null ? null : this.in_proj_bias.chunk(3, 0)[0];
+      const q = F.linear(query, wq, bq).view(n, length, this.numHeads, this.headDim).transpose(1, 2); // (N, h, L, d)
+      let mask: Tensor | null = null;
+      if (keyPaddingMask !== null) {
+        const additive = keyPaddingMask.dtype === 'bool' ? zeros(keyPaddingMask.shape, { dtype: q.dtype }).maskedFill(keyPaddingMask, -Infinity) : keyPaddingMask;
+        mask = additive.view(n, 1, 1, k.shape[2]);
+      }
+      const { output } = scaledDotProductAttention(q, k, v, { mask, dropoutP: this.dropout, training: this.training }); // (N, h, L, d)
+      return this.out_proj.forward(output.transpose(1, 2).reshape(n, length, this.embedDim));
+    });
+  }
+
+  /**
    * Where torch.nn.MultiheadAttention (1.13) takes its fused kernel, so does
    * this: batched self-attention in evaluation mode, batch first, with biases,
    * no attention dropout or masks, an even number of heads, and no gradient

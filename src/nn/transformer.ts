@@ -5,6 +5,7 @@
 // …norm1, decoder.layers.N.multihead_attn…, encoder.norm, decoder.norm), so
 // the same weights give the same outputs in both.
 import { full } from '../tensor/creation.js';
+import { cat } from '../tensor/ops.js';
 import { scope } from '../tensor/scope.js';
 import { describeValue, Tensor } from '../tensor/tensor.js';
 import type { DType } from '../tensor/dtype.js';
@@ -141,21 +142,96 @@ export class TransformerDecoderLayer extends Module {
 
   /** tgt (T, N, E) and memory (S, N, E), or batch first → like tgt. */
   forward(tgt: Tensor, memory: Tensor, masks: DecoderMasks = {}): Tensor {
-    return scope(() => {
-      const sa = (x: Tensor) =>
-        this.dropout1.forward(this.self_attn.forward(x, x, x, { attnMask: masks.tgtMask ?? null, keyPaddingMask: masks.tgtKeyPaddingMask ?? null, needWeights: false })[0]);
-      const mha = (x: Tensor) =>
-        this.dropout2.forward(this.multihead_attn.forward(x, memory, memory, { attnMask: masks.memoryMask ?? null, keyPaddingMask: masks.memoryKeyPaddingMask ?? null, needWeights: false })[0]);
-      const ff = (x: Tensor) => this.dropout3.forward(this.linear2.forward(this.dropout.forward(activate(this.linear1.forward(x), this.options.activation))));
-      if (this.options.normFirst) {
-        let x = tgt.add(sa(this.norm1.forward(tgt)));
-        x = x.add(mha(this.norm2.forward(x)));
-        return x.add(ff(this.norm3.forward(x)));
+    return scope(() =>
+      this.sublayers(
+        tgt,
+        (x) => this.self_attn.forward(x, x, x, { attnMask: masks.tgtMask ?? null, keyPaddingMask: masks.tgtKeyPaddingMask ?? null, needWeights: false })[0],
+        (x) => this.multihead_attn.forward(x, memory, memory, { attnMask: masks.memoryMask ?? null, keyPaddingMask: masks.memoryKeyPaddingMask ?? null, needWeights: false })[0],
+      ),
+    );
+  }
+
+  /**
+   * One decoding step, batch first: the newest target position x (N, 1, E)
+   * attends to the cached keys and values of the earlier positions (and its
+   * own, which it appends to `cache`) and to memory (N, S, E), whose keys and
+   * values are projected once and cached. Gives the full forward pass's
+   * output at that position under the causal mask.
+   */
+  forwardStep(x: Tensor, memory: Tensor, cache: DecoderLayerCache, memoryKeyPaddingMask: Tensor | null = null): Tensor {
+    if (!this.options.batchFirst) throw new TypeError('TransformerDecoderLayer.forwardStep: incremental decoding works batch first; build the layer with batchFirst: true');
+    return scope(() =>
+      this.sublayers(
+        x,
+        (h) => {
+          const { k, v } = this.self_attn.projectKeyValue(h);
+          cache.append(k, v);
+          return this.self_attn.attendProjected(h, cache.keys!, cache.values!);
+        },
+        (h) => {
+          if (cache.memoryKeys === null) cache.setMemory(this.multihead_attn.projectKeyValue(memory));
+          return this.multihead_attn.attendProjected(h, cache.memoryKeys!, cache.memoryValues!, memoryKeyPaddingMask);
+        },
+      ),
+    );
+  }
+
+  // The three sublayers with their dropout, residual connections and norms (before or after), around the two attentions given.
+  private sublayers(tgt: Tensor, selfAttention: (x: Tensor) => Tensor, memoryAttention: (x: Tensor) => Tensor): Tensor {
+    const sa = (x: Tensor) => this.dropout1.forward(selfAttention(x));
+    const mha = (x: Tensor) => this.dropout2.forward(memoryAttention(x));
+    const ff = (x: Tensor) => this.dropout3.forward(this.linear2.forward(this.dropout.forward(activate(this.linear1.forward(x), this.options.activation))));
+    if (this.options.normFirst) {
+      let x = tgt.add(sa(this.norm1.forward(tgt)));
+      x = x.add(mha(this.norm2.forward(x)));
+      return x.add(ff(this.norm3.forward(x)));
+    }
+    let x = this.norm1.forward(tgt.add(sa(tgt)));
+    x = this.norm2.forward(x.add(mha(x)));
+    return this.norm3.forward(x.add(ff(x)));
+  }
+}
+
+/**
+ * What one decoder layer keeps between decoding steps: the self-attention's
+ * projected keys and values of every position so far (N, heads, t, d), and
+ * the memory's (N, heads, S, d), projected once. Its tensors live until
+ * dispose().
+ */
+export class DecoderLayerCache {
+  keys: Tensor | null = null;
+  values: Tensor | null = null;
+  memoryKeys: Tensor | null = null;
+  memoryValues: Tensor | null = null;
+
+  /** Appends one step's keys and values (N, heads, 1, d). */
+  append(k: Tensor, v: Tensor): void {
+    const [keys, values] = [this.keys, this.values];
+    this.keys = (keys === null ? k.clone() : cat([keys, k], 2)).keep();
+    this.values = (values === null ? v.clone() : cat([values, v], 2)).keep();
+    keys?.dispose();
+    values?.dispose();
+  }
+
+  setMemory({ k, v }: { k: Tensor; v: Tensor }): void {
+    this.memoryKeys = k.clone().keep();
+    this.memoryValues = v.clone().keep();
+  }
+
+  /** Keeps the rows `index` (int64 [N']) of every cached tensor, e.g. the surviving beams. */
+  select(index: Tensor): void {
+    for (const key of ['keys', 'values', 'memoryKeys', 'memoryValues'] as const) {
+      const t = this[key];
+      if (t !== null) {
+        this[key] = t.indexSelect(0, index).keep();
+        t.dispose();
       }
-      let x = this.norm1.forward(tgt.add(sa(tgt)));
-      x = this.norm2.forward(x.add(mha(x)));
-      return this.norm3.forward(x.add(ff(x)));
-    });
+    }
+  }
+
+  dispose(): void {
+    for (const t of [this.keys, this.values, this.memoryKeys, this.memoryValues]) t?.dispose();
+    this.keys = this.values = this.memoryKeys = this.memoryValues = null;
   }
 }
 
@@ -198,6 +274,24 @@ export class TransformerDecoder extends Module {
       let x = tgt;
       for (const layer of this.layers.children() as TransformerDecoderLayer[]) x = layer.forward(x, memory, masks);
       return this.norm === null ? x : this.norm.forward(x);
+    });
+  }
+
+  /** A cache per layer for forwardStep. */
+  newCache(): DecoderLayerCache[] {
+    return this.layers.children().map(() => new DecoderLayerCache());
+  }
+
+  /** One decoding step through every layer (see TransformerDecoderLayer.forwardStep): x (N, 1, E) → (N, 1, E). */
+  forwardStep(x: Tensor, memory: Tensor, cache: readonly DecoderLayerCache[], memoryKeyPaddingMask: Tensor | null = null): Tensor {
+    const layers = this.layers.children() as TransformerDecoderLayer[];
+    if (cache.length !== layers.length) throw new RangeError(`TransformerDecoder.forwardStep: expected a cache of ${layers.length} layers (newCache()), got ${cache.length}`);
+    return scope(() => {
+      let h = x;
+      layers.forEach((layer, i) => {
+        h = layer.forwardStep(h, memory, cache[i], memoryKeyPaddingMask);
+      });
+      return this.norm === null ? h : this.norm.forward(h);
     });
   }
 }

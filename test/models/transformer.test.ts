@@ -103,7 +103,7 @@ describe("the paper's model: bad input", () => {
     assertThrowsWith(() => model.forward(zeros([1, 3]), tensor([[1]], { dtype: 'int64' })), /src must hold integer token ids/);
     assertThrowsWith(() => model.forward(tensor([1, 2], { dtype: 'int64' }), tensor([[1]], { dtype: 'int64' })), /src must be \[N, L\] token ids/);
     assertThrowsWith(() => model.forward(src, tensor([[1], [2]], { dtype: 'int64' })), /must hold the same number of sequences/);
-    assertThrowsWith(() => model.forward(zeros([1, 65], { dtype: 'int64' }), tensor([[1]], { dtype: 'int64' })), /65 tokens; the position encodings cover 64/);
+    assertThrowsWith(() => model.forward(zeros([1, 65], { dtype: 'int64' }), tensor([[1]], { dtype: 'int64' })), /src reaches position 65; the position encodings cover 64/);
     src.dispose();
   });
 
@@ -113,5 +113,49 @@ describe("the paper's model: bad input", () => {
     assertThrowsWith(() => model.loadStateDict(sd), /size mismatch for 'tgt_embed\.weight'|missing keys: 'generator\.bias'/);
     for (const t of sd.values()) t.dispose();
     other.dispose();
+  });
+});
+
+describe('incremental decoding', () => {
+  test("decodeStep with cached keys and values gives forward's logits at every position, to 1e-5", () => {
+    for (const name of ['model_tied', 'model_untied'] as const) {
+      const model = small(name);
+      model.loadStateDict(prefixed(`${name}/sd/`));
+      model.eval();
+      const [src, tgt] = [fixture(`${name}/in/src`), fixture(`${name}/in/tgt`)];
+      noGrad(() =>
+        scope(() => {
+          const full = model.forward(src, tgt); // [N, T, V]
+          const { memory, padding } = model.encode(src);
+          const cache = model.newCache();
+          const tokens = tgt.toArray() as number[][];
+          for (let t = 0; t < tgt.shape[1]; t++) {
+            const logits = model.decodeStep(tgt.select(1, t), t, memory, padding, cache);
+            // A padded target position is hidden from itself in the full pass (tgt's key padding mask); decoding has no padding.
+            tokens.forEach((row, n) => {
+              if (row[t] !== 0) assertClose(logits.select(0, n), full.select(1, t).select(0, n), { rtol: 1e-5, atol: 1e-5 * maxAbs(full) }, `${name}, sequence ${n}, position ${t}`);
+            });
+          }
+          assert.deepEqual(cache[0].keys!.shape, [3, 2, tgt.shape[1], 8]);
+          for (const c of cache) c.dispose();
+        }),
+      );
+      model.dispose();
+    }
+  });
+
+  test('decodeStep refuses a position the cache does not expect', () => {
+    const model = small('model_untied');
+    model.eval();
+    noGrad(() =>
+      scope(() => {
+        const src = tensor([[3, 4, 5]], { dtype: 'int64' });
+        const { memory, padding } = model.encode(src);
+        const cache = model.newCache();
+        assertThrowsWith(() => model.decodeStep(tensor([1], { dtype: 'int64' }), 2, memory, padding, cache), /the cache holds 0 positions, so the next is 0, not 2/);
+        for (const c of cache) c.dispose();
+      }),
+    );
+    model.dispose();
   });
 });

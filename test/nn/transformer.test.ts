@@ -7,10 +7,12 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { grad, noGrad, scope, type Tensor, zeros } from '../../src/index.js';
+import { grad, manualSeed, noGrad, randn, scope, tensor, type Tensor, zeros } from '../../src/index.js';
+import { LayerNorm } from '../../src/nn/layers.js';
 import {
   generateSquareSubsequentMask,
   Transformer,
+  TransformerDecoder,
   TransformerDecoderLayer,
   TransformerEncoderLayer,
   type TransformerLayerOptions,
@@ -152,5 +154,41 @@ describe('Transformer: bad input', () => {
     assertThrowsWith(() => model.forward(zeros([5, 3, 16]), [1, 2] as never), /tgt must be a Tensor/);
     assertThrowsWith(() => generateSquareSubsequentMask(0), /size must be a positive integer/);
     model.dispose();
+  });
+});
+
+describe('TransformerDecoder.forwardStep', () => {
+  test('pre-norm and post-norm: step by step with cached keys and values equals the causal full pass, to 1e-5', () => {
+    for (const normFirst of [false, true]) {
+      manualSeed(7);
+      const decoder = new TransformerDecoder(() => new TransformerDecoderLayer(16, 2, { dimFeedforward: 32, batchFirst: true, normFirst }), 2, new LayerNorm(16));
+      decoder.eval();
+      noGrad(() =>
+        scope(() => {
+          const tgt = randn([3, 5, 16]);
+          const memory = randn([3, 4, 16]);
+          const memoryPadding = tensor([[false, false, false, false], [false, false, false, true], [false, false, true, true]]);
+          const full = decoder.forward(tgt, memory, { tgtMask: generateSquareSubsequentMask(5), memoryKeyPaddingMask: memoryPadding });
+          const cache = decoder.newCache();
+          for (let t = 0; t < 5; t++) {
+            const step = decoder.forwardStep(tgt.narrow(1, t, 1), memory, cache, memoryPadding);
+            assertClose(step.squeeze(1), full.select(1, t), { rtol: 1e-5, atol: 1e-5 * maxAbs(full) }, `${normFirst ? 'pre' : 'post'}-norm, position ${t}`);
+          }
+          for (const c of cache) c.dispose();
+        }),
+      );
+      decoder.dispose();
+    }
+  });
+
+  test('refuses a sequence-first layer and a cache of the wrong depth', () => {
+    const layer = new TransformerDecoderLayer(16, 2, { dimFeedforward: 32 });
+    const decoder = new TransformerDecoder(() => new TransformerDecoderLayer(16, 2, { dimFeedforward: 32, batchFirst: true }), 2);
+    scope(() => {
+      assertThrowsWith(() => layer.forwardStep(zeros([3, 1, 16]), zeros([3, 4, 16]), decoder.newCache()[0]), /works batch first/);
+      assertThrowsWith(() => decoder.forwardStep(zeros([3, 1, 16]), zeros([3, 4, 16]), []), /expected a cache of 2 layers/);
+    });
+    layer.dispose();
+    decoder.dispose();
   });
 });
