@@ -10,7 +10,7 @@ import { centerCrop } from '../data/transforms.js';
 import { CIFAR10_CLASSES } from '../data/cifar.js';
 import { readImage } from '../io/image.js';
 import { loadSafetensors, saveSafetensors } from '../io/safetensors.js';
-import { getModelEntry, listModels, type DiscriminatorEntry, type GeneratorEntry, type MaskedImageModelingEntry } from '../models/registry.js';
+import { getModelEntry, listModels, type DiscriminatorEntry, type GeneratorEntry, type MaskedImageModelingEntry, type SequenceToSequenceEntry } from '../models/registry.js';
 import type { MaskedAutoencoderViT } from '../models/mae.js';
 import { buildWithWeights, planFor, safetensorsOption, prepare, withStoredNormalization, type DatasetName, type ModelPlan } from './model-files.js';
 import { numberOption, UsageError, type CommandSpec } from './args.js';
@@ -36,7 +36,9 @@ export const PREDICT: CommandSpec = {
     'and writes "samples" [N, pixels]; a GAN discriminator reads "images" [N, pixels] and writes "logits" and',
     '"probabilities" (D(x)). A masked autoencoder reads "imgs" [N, C, H, W] and, if present, "noise" [N, L] (the uniform',
     'noise that decides which patches are removed, for repeatable runs) and writes "loss" (a scalar), "pred"',
-    '[N, L, p²·C] and "mask" [N, L] (1 = removed).',
+    '[N, L, p²·C] and "mask" [N, L] (1 = removed). A sequence-to-sequence model reads "src" [N, S] and "tgt" [N, T]',
+    '(int64 token ids, padding 0) and writes "logits" [N, T, V]: the decoder\'s output for the teacher-forced tgt under the',
+    'causal mask.',
     '',
     'Images get the preprocessing the weights were trained with: for NetLab weights, that of their dataset (MNIST: grey',
     'levels resized to 28×28, white digits on black as in MNIST; CIFAR-10: RGB resized to 32×32, standardised); for',
@@ -65,6 +67,7 @@ export function runPredict(values: Record<string, string | boolean | undefined>)
   if (!existsSync(inputPath)) throw new Error(`predict: input not found: ${inputPath}`);
   const entry = getModelEntry(arch);
   if (entry.task === 'masked-image-modeling') return predictMaskedImages(entry, inputPath, values);
+  if (entry.task === 'sequence-to-sequence') return predictSequences(entry, inputPath, values);
   if (entry.task !== 'image-classification') return predictNamedTensors(entry, inputPath, values);
   const tensorInput = inputPath.endsWith('.safetensors');
   const images = tensorInput ? [] : imageFiles(inputPath);
@@ -196,6 +199,42 @@ function predictMaskedImages(entry: MaskedImageModelingEntry, inputPath: string,
       }),
     );
     process.stderr.write(`predict: ${n} images, mask ratio ${maskRatio} → ${output}\n`);
+    return { n, output };
+  } finally {
+    for (const t of inputs.tensors.values()) t.dispose();
+    model.dispose();
+  }
+}
+
+/** A sequence-to-sequence model: `src` [N, S] and `tgt` [N, T] (int64) → `logits` [N, T, V], in batches. */
+function predictSequences(entry: SequenceToSequenceEntry, inputPath: string, values: Record<string, string | boolean | undefined>): PredictSummary {
+  if (!inputPath.endsWith('.safetensors')) throw new UsageError(`predict: '${entry.name}' (${entry.task}) reads 'src' and 'tgt' from a .safetensors file, got '${values.input}'`);
+  const output = safetensorsOption('predict', 'output', values.output, false);
+  const batchSize = numberOption('predict', 'batch-size', values['batch-size'], { min: 1, integer: true });
+  if (values.threads !== undefined) setNumThreads(numberOption('predict', 'threads', values.threads, { min: 1, integer: true }));
+  const { model } = buildWithWeights('predict', entry.name, values.weights, {});
+  const inputs = loadSafetensors(inputPath);
+  try {
+    const [src, tgt] = (['src', 'tgt'] as const).map((name) => {
+      const t = inputs.tensors.get(name);
+      if (t === undefined) throw new Error(`predict: ${inputPath} has no tensor '${name}' for ${entry.name}; it has ${[...inputs.tensors.keys()].join(', ') || 'none'}`);
+      return t;
+    });
+    if (src.ndim !== 2 || tgt.ndim !== 2 || src.shape[0] !== tgt.shape[0])
+      throw new Error(`predict: '${entry.name}' takes 'src' [N, S] and 'tgt' [N, T] with the same N, got ${src.describe()} and ${tgt.describe()}`);
+    model.eval();
+    const n = src.shape[0];
+    noGrad(() =>
+      scope(() => {
+        const parts: Tensor[] = [];
+        for (let i = 0; i < n; i += batchSize) {
+          const size = Math.min(batchSize, n - i);
+          parts.push(model.forward(src.narrow(0, i, size), tgt.narrow(0, i, size)) as Tensor);
+        }
+        saveSafetensors(output, { logits: cat(parts) }, { arch: entry.name });
+      }),
+    );
+    process.stderr.write(`predict: ${n} sequence pairs → ${output}\n`);
     return { n, output };
   } finally {
     for (const t of inputs.tensors.values()) t.dispose();

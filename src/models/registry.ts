@@ -10,9 +10,11 @@ import { VIT_MODEL_ENTRIES } from './vit.js';
  * run by `netlab predict`: classifiers take images and give logits; a GAN's
  * generator takes noise and gives images, its discriminator takes images and
  * gives one logit each (real against generated); a masked autoencoder takes
- * images, hides most of their patches and reconstructs them.
+ * images, hides most of their patches and reconstructs them; a
+ * sequence-to-sequence model takes source and target token ids and gives the
+ * next target token's logits at every position.
  */
-export const TASKS = ['image-classification', 'image-generation', 'real-fake-discrimination', 'masked-image-modeling'] as const;
+export const TASKS = ['image-classification', 'image-generation', 'real-fake-discrimination', 'masked-image-modeling', 'sequence-to-sequence'] as const;
 export type Task = (typeof TASKS)[number];
 
 interface BaseEntry {
@@ -65,7 +67,15 @@ export interface MaskedImageModelingEntry extends BaseEntry {
   encoder: string;
 }
 
-export type ModelEntry = ClassifierEntry | GeneratorEntry | DiscriminatorEntry | MaskedImageModelingEntry;
+export interface SequenceToSequenceEntry extends BaseEntry {
+  task: 'sequence-to-sequence';
+  srcVocab: number;
+  tgtVocab: number;
+  /** The padding token id of both vocabularies. */
+  padIdx: number;
+}
+
+export type ModelEntry = ClassifierEntry | GeneratorEntry | DiscriminatorEntry | MaskedImageModelingEntry | SequenceToSequenceEntry;
 
 type EntryOf<T extends Task> = Extract<ModelEntry, { task: T }>;
 
@@ -127,3 +137,6 @@ for (const entry of GAN_MODELS) registerModel(entry);
 
 import { MAE_MODEL_ENTRIES } from './mae.js';
 for (const entry of MAE_MODEL_ENTRIES) registerModel(entry);
+
+import { TRANSFORMER_MODEL_ENTRIES } from './transformer.js';
+for (const entry of TRANSFORMER_MODEL_ENTRIES) registerModel(entry);

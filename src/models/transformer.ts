@@ -15,6 +15,7 @@ import * as init from '../nn/init.js';
 import { Dropout, Embedding, Linear } from '../nn/layers.js';
 import { Buffer, Module, type LoadResult, type StateDict } from '../nn/module.js';
 import { DecoderLayerCache, generateSquareSubsequentMask, Transformer } from '../nn/transformer.js';
+import type { SequenceToSequenceEntry } from './registry.js';
 
 export interface TransformerModelConfig {
   srcVocab: number;
@@ -244,3 +245,24 @@ export function transformerModel(preset: TransformerPreset, overrides: Partial<T
   if (base === undefined) throw new RangeError(`transformerModel: unknown preset '${String(preset)}'; known: ${Object.keys(TRANSFORMER_PRESETS).join(', ')}`);
   return new TransformerModel(transformerConfig(base, overrides));
 }
+
+const DESCRIPTIONS: Record<TransformerPreset, string> = {
+  transformer_base: 'Transformer (base) of Vaswani et al. (2017): N 6, d_model 512, d_ff 2048, h 8, dropout 0.1, a shared 37,000-token vocabulary, all three matrices tied',
+  transformer_big: 'Transformer (big) of Vaswani et al. (2017): N 6, d_model 1024, d_ff 4096, h 16, dropout 0.3, a shared 37,000-token vocabulary, all three matrices tied',
+};
+
+/** Registry entries for every preset; the registry adds them. */
+export const TRANSFORMER_MODEL_ENTRIES: SequenceToSequenceEntry[] = (Object.keys(TRANSFORMER_PRESETS) as TransformerPreset[]).map((name) => {
+  const config = transformerConfig(TRANSFORMER_PRESETS[name]);
+  return {
+    name,
+    task: 'sequence-to-sequence',
+    description: DESCRIPTIONS[name],
+    build: (options?: Record<string, unknown>) => transformerModel(name, options as Partial<TransformerModelConfig>),
+    config,
+    parameterCount: transformerParameterCount(config),
+    srcVocab: config.srcVocab,
+    tgtVocab: config.tgtVocab,
+    padIdx: config.padIdx,
+  };
+});

@@ -26,7 +26,7 @@ test('every entry states the parameter count of the model its builder makes', (t
   }
   const large = listModels().filter((name) => !built.includes(name));
   t.diagnostic(`built ${built.length} models; not built (over ${BUILD_LIMIT.toLocaleString('en-US')} parameters): ${large.join(', ')}`);
-  assert.deepEqual(large, ['mae_vit_base_patch16', 'mae_vit_huge_patch14', 'mae_vit_large_patch16', 'swin_l', 'vit_h_14', 'vit_l_16', 'vit_l_32']);
+  assert.deepEqual(large, ['mae_vit_base_patch16', 'mae_vit_huge_patch14', 'mae_vit_large_patch16', 'swin_l', 'transformer_big', 'vit_h_14', 'vit_l_16', 'vit_l_32']);
 });
 
 test("the counts equal the papers' and torchvision's", () => {
@@ -50,6 +50,9 @@ test("the counts equal the papers' and torchvision's", () => {
     mae_vit_base_patch16: 111_655_680,
     mae_vit_large_patch16: 329_239_296,
     mae_vit_huge_patch14: 656_613_964,
+    // Vaswani et al., Table 3: 65M and 213M (with the shared 37,000-token vocabulary and tied matrices).
+    transformer_base: 63_084_544,
+    transformer_big: 214_249_472,
   };
   for (const [name, count] of Object.entries(published)) assert.equal(getModelEntry(name).parameterCount, count, name);
 });
@@ -59,6 +62,7 @@ test('every entry names its task, and the classifiers their configuration', () =
   assert.deepEqual(listModels('image-generation'), ['gan_mnist_generator']);
   assert.deepEqual(listModels('real-fake-discrimination'), ['gan_mnist_discriminator']);
   assert.deepEqual(listModels('masked-image-modeling'), ['mae_vit_base_patch16', 'mae_vit_huge_patch14', 'mae_vit_large_patch16', 'mae_vit_tiny_mnist']);
+  assert.deepEqual(listModels('sequence-to-sequence'), ['transformer_base', 'transformer_big']);
   assert.throws(() => getModelEntry('gan_mnist_generator', 'image-classification'), /'gan_mnist_generator' is a model for image-generation, not image-classification/);
   for (const name of listModels('image-classification')) {
     const { config, inputSize, numClasses } = getModelEntry(name, 'image-classification');
