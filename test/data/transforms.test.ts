@@ -10,12 +10,13 @@ import {
   pixelMean,
   randomCrop,
   randomHorizontalFlip,
+  randomResizedCrop,
   scaleAugmentation,
   subtractPixelMean,
   tenCrop,
 } from '../../src/data/index.js';
-import { arange, manualSeed, ones, pad, rand, randn, tensor, Tensor } from '../../src/index.js';
-import { assertClose } from '../helpers.js';
+import { arange, F, manualSeed, ones, pad, rand, randn, scope, tensor, Tensor } from '../../src/index.js';
+import { assertClose, assertThrowsWith } from '../helpers.js';
 
 function same(a: Tensor, b: Tensor, message = ''): void {
   assert.ok(a.equal(b), `${message}: ${a.describe()} differs from ${b.describe()}`);
@@ -141,4 +142,37 @@ test('transforms refuse what is not a batch of images', () => {
   assert.throws(() => randomCrop(rand([3, 8, 8]), 4), /expected a batch of images \[N, C, H, W\], got float32\[3, 8, 8\]/);
   assert.throws(() => tenCrop(rand([1, 1, 4, 4]), 5), /a 5×5 crop does not fit images of 4×4/);
   assert.throws(() => randomHorizontalFlip(rand([1, 1, 2, 2]), { p: 2 }), /p must be in \[0, 1\]/);
+});
+
+test('randomResizedCrop: the whole image at its own size is the identity; a fixed crop equals bilinear interpolation of it', () => {
+  scope(() => {
+    const x = rand([3, 2, 12, 12]);
+    // Area and ratio pinned to 1: the crop is the whole image, resized to itself.
+    assertClose(randomResizedCrop(x, 12, { scale: [1, 1], ratio: [1, 1], rng: new Random(0) }), x, { rtol: 1e-6, atol: 1e-6 });
+    // Area ¼ and ratio 1: a 6×6 crop somewhere, resized to 12×12, equals PyTorch's bilinear interpolate of that crop at one of the 49 places.
+    const out = randomResizedCrop(x, 12, { scale: [0.25, 0.25], ratio: [1, 1], rng: new Random(1) });
+    assert.deepEqual(out.shape, [3, 2, 12, 12]);
+    for (let n = 0; n < 3; n++) {
+      let best = Infinity;
+      for (let top = 0; top <= 6; top++) {
+        for (let left = 0; left <= 6; left++) {
+          const crop = x.narrow(0, n, 1).narrow(2, top, 6).narrow(3, left, 6);
+          const expected = F.interpolate(crop, { size: 12, mode: 'bilinear', alignCorners: false });
+          best = Math.min(best, out.narrow(0, n, 1).sub(expected).abs().max().item());
+        }
+      }
+      assert.ok(best < 1e-5, `image ${n}: no 6×6 crop matches (closest ${best})`);
+    }
+  });
+});
+
+test('randomResizedCrop draws a different box per image and refuses bad ranges', () => {
+  scope(() => {
+    const x = rand([1, 1, 8, 8]).expand(4, 1, 8, 8).contiguous();
+    const out = randomResizedCrop(x, 8, { scale: [0.2, 0.6], rng: new Random(2) });
+    assert.ok(!out.select(0, 0).equal(out.select(0, 1)) || !out.select(0, 2).equal(out.select(0, 3)), 'the same image cropped four times gave identical crops');
+    assertThrowsWith(() => randomResizedCrop(x, 8, { scale: [0, 1] }), /scale must be \[lo, hi\] with 0 < lo <= hi <= 1/);
+    assertThrowsWith(() => randomResizedCrop(x, 8, { ratio: [2, 1] }), /ratio must be \[lo, hi\]/);
+    assertThrowsWith(() => randomResizedCrop(x.long(), 8), /expected floating-point images/);
+  });
 });
