@@ -18,8 +18,11 @@ export {
   centerCrop,
   tenCrop,
   scaleAugmentation,
+  randomResizedCrop,
   type RandomOptions,
   type ScaleAugmentationOptions,
+  type RandomResizedCropOptions,
 } from './transforms.js';
+export { loadCmudict, g2pSplitOf, g2pScore, editDistance, fnv1a32, PHONEMES, GRAPHEMES, type G2PEntry, type G2PSplit, type G2PScore } from './cmudict.js';
 export { DistributedSampler, type Sampler, type DistributedSamplerOptions } from './sampler.js';
 export { mixupCutmix, drawMix, type MixingOptions, type MixDraw } from './mixing.js';
