@@ -136,3 +136,79 @@ export function g2pScore(predictions: readonly (readonly string[])[], references
   });
   return { wer: wrong / predictions.length, per: edits / length, words: predictions.length };
 }
+
+/** Padding, start and end of sequence: ids 0, 1 and 2 of the G2P vocabulary. */
+export const G2P_SPECIALS = ['<pad>', '<s>', '</s>'] as const;
+
+/**
+ * One vocabulary for letters and phonemes (specials, then the 29 graphemes,
+ * then the 39 phonemes: 71 tokens), so the paper's three tied matrices apply.
+ */
+export const G2P_VOCAB: readonly string[] = [...G2P_SPECIALS, ...GRAPHEMES, ...PHONEMES];
+
+// Letters and phonemes share names (B, D, K, …): one map for each.
+const GRAPHEME_IDS = new Map<string, number>(GRAPHEMES.map((g, i) => [g, G2P_SPECIALS.length + i]));
+const PHONEME_IDS = new Map<string, number>(PHONEMES.map((p, i) => [p, G2P_SPECIALS.length + GRAPHEMES.length + i]));
+
+/** A word's letters as token ids, then eos; an empty word or a character outside the alphabet is an error naming it. */
+export function encodeWord(word: string): number[] {
+  if (typeof word !== 'string' || word.trim() === '') throw new RangeError(`encodeWord: expected a word, got ${JSON.stringify(word)}`);
+  const upper = word.trim().toUpperCase();
+  return [
+    ...[...upper].map((ch) => {
+      const id = GRAPHEME_IDS.get(ch);
+      if (id === undefined) throw new RangeError(`encodeWord: '${word}' has the character ${JSON.stringify(ch)}; words are spelt with letters, apostrophes, periods and hyphens`);
+      return id;
+    }),
+    2,
+  ];
+}
+
+/** Phonemes as target ids: bos, the phonemes, eos. */
+export function encodePhonemes(phonemes: readonly string[]): number[] {
+  return [1, ...phonemes.map((p) => {
+    const id = PHONEME_IDS.get(p);
+    if (id === undefined) throw new RangeError(`encodePhonemes: '${p}' is not one of CMUdict's 39 phonemes`);
+    return id;
+  }), 2];
+}
+
+/** Target ids back to phonemes: up to the first eos, bos and padding dropped; a non-phoneme token is an error. */
+export function decodePhonemes(ids: readonly number[]): string[] {
+  const out: string[] = [];
+  for (const id of ids) {
+    if (id === 2) break;
+    if (id === 0 || id === 1) continue;
+    const token = G2P_VOCAB[id];
+    if (token === undefined || id < G2P_SPECIALS.length + GRAPHEMES.length) throw new RangeError(`decodePhonemes: token ${id} (${token ?? 'outside the vocabulary'}) is not a phoneme`);
+    out.push(token);
+  }
+  return out;
+}
+
+/**
+ * Batches by token count (the paper's batching, §5.1): the pairs sorted by
+ * length, cut into runs whose padded source plus target tokens stay within
+ * `maxTokens`, the runs shuffled by `shuffle` (a random permutation of their
+ * count, or none). Returns each batch's pair indices.
+ */
+export function tokenBatches(lengths: readonly { src: number; tgt: number }[], maxTokens: number, shuffle?: (n: number) => ArrayLike<number>): number[][] {
+  if (!Number.isInteger(maxTokens) || maxTokens < 1) throw new RangeError(`tokenBatches: maxTokens must be a positive integer, got ${maxTokens}`);
+  const order = lengths.map((_, i) => i).sort((a, b) => lengths[a].src - lengths[b].src || lengths[a].tgt - lengths[b].tgt || a - b);
+  const batches: number[][] = [];
+  let batch: number[] = [];
+  let [maxSrc, maxTgt] = [0, 0];
+  for (const i of order) {
+    const [s, t] = [Math.max(maxSrc, lengths[i].src), Math.max(maxTgt, lengths[i].tgt)];
+    if (batch.length > 0 && (batch.length + 1) * (s + t) > maxTokens) {
+      batches.push(batch);
+      batch = [];
+      [maxSrc, maxTgt] = [0, 0];
+    }
+    batch.push(i);
+    maxSrc = Math.max(maxSrc, lengths[i].src);
+    maxTgt = Math.max(maxTgt, lengths[i].tgt);
+  }
+  if (batch.length > 0) batches.push(batch);
+  return shuffle === undefined ? batches : Array.from(shuffle(batches.length), (j) => batches[j]);
+}

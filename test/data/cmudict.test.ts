@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { editDistance, fnv1a32, g2pScore, g2pSplitOf, loadCmudict, PHONEMES } from '../../src/data/cmudict.js';
+import { decodePhonemes, editDistance, encodePhonemes, encodeWord, fnv1a32, G2P_VOCAB, g2pScore, g2pSplitOf, loadCmudict, PHONEMES, tokenBatches } from '../../src/data/cmudict.js';
 import { assertThrowsWith } from '../helpers.js';
 
 let dir: string;
@@ -62,4 +62,31 @@ test('malformed dictionary files are refused with the line named', () => {
   assertThrowsWith(() => loadCmudict({ file: join(dir, 'missing.txt') }), /missing\.txt: cannot be read/);
   writeFileSync(file, ';;; comment\nCAT  K AE1 T\nCAT(1)  K AE2 T\nR2D2  AA1 R\n');
   assert.deepEqual(loadCmudict({ file }), [{ word: 'CAT', references: [['K', 'AE', 'T']] }]);
+});
+
+test('the G2P vocabulary: words to letter ids and eos, phonemes to bos, ids and eos, and back', () => {
+  assert.equal(G2P_VOCAB.length, 3 + 29 + 39);
+  assert.deepEqual(encodeWord("o'k"), [3 + 14, 3 + 26, 3 + 10, 2]);
+  const ids = encodePhonemes(['K', 'AE', 'T']);
+  assert.equal(ids[0], 1);
+  assert.equal(ids.at(-1), 2);
+  assert.deepEqual(decodePhonemes([...ids.slice(1), 0, 0]), ['K', 'AE', 'T']);
+  assertThrowsWith(() => encodeWord(''), /expected a word, got ""/);
+  assertThrowsWith(() => encodeWord('caf3'), /has the character "3"/);
+  assertThrowsWith(() => encodeWord('naïve'), /has the character "Ï"/);
+  assertThrowsWith(() => encodePhonemes(['K', 'Q']), /'Q' is not one of CMUdict's 39 phonemes/);
+  assertThrowsWith(() => decodePhonemes([1, 5, 2]), /token 5 \(C\) is not a phoneme/);
+});
+
+test('tokenBatches: every pair once, padded tokens within the budget, similar lengths together', () => {
+  const lengths = Array.from({ length: 500 }, (_, i) => ({ src: 2 + ((i * 7) % 13), tgt: 3 + ((i * 5) % 11) }));
+  const batches = tokenBatches(lengths, 200);
+  assert.deepEqual(batches.flat().sort((a, b) => a - b), lengths.map((_, i) => i));
+  for (const batch of batches) {
+    const padded = batch.length * (Math.max(...batch.map((i) => lengths[i].src)) + Math.max(...batch.map((i) => lengths[i].tgt)));
+    assert.ok(padded <= 200 || batch.length === 1, `a batch of ${batch.length} pairs pads to ${padded} tokens`);
+  }
+  const shuffled = tokenBatches(lengths, 200, (n) => Array.from({ length: n }, (_, i) => n - 1 - i));
+  assert.deepEqual(shuffled, [...batches].reverse());
+  assertThrowsWith(() => tokenBatches(lengths, 0), /maxTokens must be a positive integer/);
 });
