@@ -10,7 +10,8 @@ import { centerCrop } from '../data/transforms.js';
 import { CIFAR10_CLASSES } from '../data/cifar.js';
 import { readImage } from '../io/image.js';
 import { loadSafetensors, saveSafetensors } from '../io/safetensors.js';
-import { getModelEntry, listModels, type DiscriminatorEntry, type GeneratorEntry, type MaskedImageModelingEntry, type SequenceToSequenceEntry } from '../models/registry.js';
+import { getModelEntry, listModels, type DiscriminatorEntry, type GeneratorEntry, type MaskedImageModelingEntry, type ModelEntry, type SequenceToSequenceEntry } from '../models/registry.js';
+import type { Module } from '../nn/module.js';
 import type { MaskedAutoencoderViT } from '../models/mae.js';
 import { buildWithWeights, planFor, safetensorsOption, prepare, withStoredNormalization, type DatasetName, type ModelPlan } from './model-files.js';
 import { numberOption, UsageError, type CommandSpec } from './args.js';
@@ -107,6 +108,23 @@ export function runPredict(values: Record<string, string | boolean | undefined>)
   }
 }
 
+/** What the tasks read as named tensors share: the .safetensors input and output, the batch size, threads, the model with its weights and the input file's tensors (the caller disposes model and tensors). */
+function namedTensorRun(entry: ModelEntry, inputPath: string, values: Record<string, string | boolean | undefined>, reads: string): { output: string; batchSize: number; model: Module; inputs: Map<string, Tensor> } {
+  if (!inputPath.endsWith('.safetensors')) throw new UsageError(`predict: '${entry.name}' (${entry.task}) reads ${reads} from a .safetensors file, got '${values.input}'`);
+  const output = safetensorsOption('predict', 'output', values.output, false);
+  const batchSize = numberOption('predict', 'batch-size', values['batch-size'], { min: 1, integer: true });
+  if (values.threads !== undefined) setNumThreads(numberOption('predict', 'threads', values.threads, { min: 1, integer: true }));
+  const { model } = buildWithWeights('predict', entry.name, values.weights, {});
+  return { output, batchSize, model, inputs: loadSafetensors(inputPath).tensors };
+}
+
+/** The input file's tensor `name`, or an error naming the tensors it has. */
+function inputTensor(inputs: Map<string, Tensor>, name: string, inputPath: string, entry: ModelEntry): Tensor {
+  const t = inputs.get(name);
+  if (t === undefined) throw new Error(`predict: ${inputPath} has no tensor '${name}' for ${entry.name}; it has ${[...inputs.keys()].join(', ') || 'none'}`);
+  return t;
+}
+
 /** What `netlab predict` reads and writes for the tasks whose inputs are named tensors. */
 const TENSOR_IO = {
   'image-generation': { reads: 'z', writes: 'samples' },
@@ -120,15 +138,9 @@ const TENSOR_IO = {
  */
 function predictNamedTensors(entry: GeneratorEntry | DiscriminatorEntry, inputPath: string, values: Record<string, string | boolean | undefined>): PredictSummary {
   const io = TENSOR_IO[entry.task];
-  if (!inputPath.endsWith('.safetensors')) throw new UsageError(`predict: '${entry.name}' (${entry.task}) reads '${io.reads}' from a .safetensors file, got '${values.input}'`);
-  const output = safetensorsOption('predict', 'output', values.output, false);
-  const batchSize = numberOption('predict', 'batch-size', values['batch-size'], { min: 1, integer: true });
-  if (values.threads !== undefined) setNumThreads(numberOption('predict', 'threads', values.threads, { min: 1, integer: true }));
-  const { model } = buildWithWeights('predict', entry.name, values.weights, {});
-  const inputs = loadSafetensors(inputPath);
+  const { output, batchSize, model, inputs } = namedTensorRun(entry, inputPath, values, `'${io.reads}'`);
   try {
-    const given = inputs.tensors.get(typeof values.key === 'string' ? values.key : io.reads);
-    if (given === undefined) throw new Error(`predict: ${inputPath} has no tensor '${io.reads}' for ${entry.task}; it has ${[...inputs.tensors.keys()].join(', ') || 'none'}`);
+    const given = inputTensor(inputs, typeof values.key === 'string' ? values.key : io.reads, inputPath, entry);
     if (!given.dtype.startsWith('float')) throw new Error(`predict: '${io.reads}' must be floating point, got ${given.describe()}`);
     const width = entry.task === 'image-generation' ? entry.latentDim : entry.inputSize.reduce((a, b) => a * b);
     const x = scope(() => (given.ndim >= 2 ? given.flatten(1).float() : given.float()));
@@ -151,7 +163,7 @@ function predictNamedTensors(entry: GeneratorEntry | DiscriminatorEntry, inputPa
       x.dispose();
     }
   } finally {
-    for (const t of inputs.tensors.values()) t.dispose();
+    for (const t of inputs.values()) t.dispose();
     model.dispose();
   }
 }
@@ -163,20 +175,14 @@ function predictNamedTensors(entry: GeneratorEntry | DiscriminatorEntry, inputPa
  * has the same number of removed patches).
  */
 function predictMaskedImages(entry: MaskedImageModelingEntry, inputPath: string, values: Record<string, string | boolean | undefined>): PredictSummary {
-  if (!inputPath.endsWith('.safetensors')) throw new UsageError(`predict: '${entry.name}' (${entry.task}) reads 'imgs' from a .safetensors file, got '${values.input}'`);
-  const output = safetensorsOption('predict', 'output', values.output, false);
-  const batchSize = numberOption('predict', 'batch-size', values['batch-size'], { min: 1, integer: true });
   const maskRatio = numberOption('predict', 'mask-ratio', values['mask-ratio'], { min: 0, max: 1 });
   if (maskRatio === 1) throw new UsageError('predict: --mask-ratio must be below 1 (at least one patch has to stay visible), got 1');
-  if (values.threads !== undefined) setNumThreads(numberOption('predict', 'threads', values.threads, { min: 1, integer: true }));
-  const { model } = buildWithWeights('predict', entry.name, values.weights, {});
+  const { output, batchSize, model, inputs } = namedTensorRun(entry, inputPath, values, "'imgs'");
   const mae = model as MaskedAutoencoderViT;
   if (values['norm-pix-loss']) mae.normPixLoss = true;
-  const inputs = loadSafetensors(inputPath);
   try {
-    const imgs = inputs.tensors.get('imgs');
-    if (imgs === undefined) throw new Error(`predict: ${inputPath} has no tensor 'imgs' for ${entry.name}; it has ${[...inputs.tensors.keys()].join(', ') || 'none'}`);
-    const noise = inputs.tensors.get('noise');
+    const imgs = inputTensor(inputs, 'imgs', inputPath, entry);
+    const noise = inputs.get('noise');
     const [C, S] = entry.inputSize;
     if (imgs.ndim !== 4) throw new Error(`predict: '${entry.name}' takes 'imgs' as [N, ${C}, ${S}, ${S}], got ${imgs.describe()}`);
     const n = imgs.shape[0];
@@ -201,25 +207,16 @@ function predictMaskedImages(entry: MaskedImageModelingEntry, inputPath: string,
     process.stderr.write(`predict: ${n} images, mask ratio ${maskRatio} → ${output}\n`);
     return { n, output };
   } finally {
-    for (const t of inputs.tensors.values()) t.dispose();
+    for (const t of inputs.values()) t.dispose();
     model.dispose();
   }
 }
 
 /** A sequence-to-sequence model: `src` [N, S] and `tgt` [N, T] (int64) → `logits` [N, T, V], in batches. */
 function predictSequences(entry: SequenceToSequenceEntry, inputPath: string, values: Record<string, string | boolean | undefined>): PredictSummary {
-  if (!inputPath.endsWith('.safetensors')) throw new UsageError(`predict: '${entry.name}' (${entry.task}) reads 'src' and 'tgt' from a .safetensors file, got '${values.input}'`);
-  const output = safetensorsOption('predict', 'output', values.output, false);
-  const batchSize = numberOption('predict', 'batch-size', values['batch-size'], { min: 1, integer: true });
-  if (values.threads !== undefined) setNumThreads(numberOption('predict', 'threads', values.threads, { min: 1, integer: true }));
-  const { model } = buildWithWeights('predict', entry.name, values.weights, {});
-  const inputs = loadSafetensors(inputPath);
+  const { output, batchSize, model, inputs } = namedTensorRun(entry, inputPath, values, "'src' and 'tgt'");
   try {
-    const [src, tgt] = (['src', 'tgt'] as const).map((name) => {
-      const t = inputs.tensors.get(name);
-      if (t === undefined) throw new Error(`predict: ${inputPath} has no tensor '${name}' for ${entry.name}; it has ${[...inputs.tensors.keys()].join(', ') || 'none'}`);
-      return t;
-    });
+    const [src, tgt] = [inputTensor(inputs, 'src', inputPath, entry), inputTensor(inputs, 'tgt', inputPath, entry)];
     if (src.ndim !== 2 || tgt.ndim !== 2 || src.shape[0] !== tgt.shape[0])
       throw new Error(`predict: '${entry.name}' takes 'src' [N, S] and 'tgt' [N, T] with the same N, got ${src.describe()} and ${tgt.describe()}`);
     model.eval();
@@ -237,7 +234,7 @@ function predictSequences(entry: SequenceToSequenceEntry, inputPath: string, val
     process.stderr.write(`predict: ${n} sequence pairs → ${output}\n`);
     return { n, output };
   } finally {
-    for (const t of inputs.tensors.values()) t.dispose();
+    for (const t of inputs.values()) t.dispose();
     model.dispose();
   }
 }
