@@ -173,41 +173,29 @@ export class TransformerModel extends Module {
    * ignored by every attention.
    */
   forward(src: Tensor, tgt: Tensor): Tensor {
-    const x = this.embed('src', src, this.src_embed);
-    try {
+    return scope(() => {
+      const x = this.embed('src', src, this.src_embed);
       const y = this.embed('tgt', tgt, this.tgt_embed);
-      try {
-        if (src.shape[0] !== tgt.shape[0]) throw new RangeError(`TransformerModel: src ${src.describe()} and tgt ${tgt.describe()} must hold the same number of sequences`);
-        return scope(() => {
-          const pad = this.config.padIdx;
-          const srcPadding = src.eq(pad);
-          const out = this.transformer.forward(x, y, {
-            tgtMask: generateSquareSubsequentMask(tgt.shape[1]),
-            srcKeyPaddingMask: srcPadding,
-            tgtKeyPaddingMask: tgt.eq(pad),
-            memoryKeyPaddingMask: srcPadding,
-          });
-          return this.generator.forward(out);
-        });
-      } finally {
-        y.dispose();
-      }
-    } finally {
-      x.dispose();
-    }
+      if (src.shape[0] !== tgt.shape[0]) throw new RangeError(`TransformerModel: src ${src.describe()} and tgt ${tgt.describe()} must hold the same number of sequences`);
+      const pad = this.config.padIdx;
+      const srcPadding = src.eq(pad);
+      const out = this.transformer.forward(x, y, {
+        tgtMask: generateSquareSubsequentMask(tgt.shape[1]),
+        srcKeyPaddingMask: srcPadding,
+        tgtKeyPaddingMask: tgt.eq(pad),
+        memoryKeyPaddingMask: srcPadding,
+      });
+      return this.generator.forward(out);
+    });
   }
 
   /** src [N, S] → the encoder's output memory (N, S, d_model) and the source padding mask (N, S), for decodeStep. */
   encode(src: Tensor): { memory: Tensor; padding: Tensor } {
-    const x = this.embed('src', src, this.src_embed);
-    try {
-      return scope(() => {
-        const padding = src.eq(this.config.padIdx);
-        return { memory: this.transformer.encoder.forward(x, { srcKeyPaddingMask: padding }), padding };
-      });
-    } finally {
-      x.dispose();
-    }
+    return scope(() => {
+      const x = this.embed('src', src, this.src_embed);
+      const padding = src.eq(this.config.padIdx);
+      return { memory: this.transformer.encoder.forward(x, { srcKeyPaddingMask: padding }), padding };
+    });
   }
 
   /** Per-layer caches for decodeStep. */
@@ -225,12 +213,10 @@ export class TransformerModel extends Module {
     if (!(tokens instanceof Tensor) || tokens.ndim !== 1) throw new RangeError(`TransformerModel.decodeStep: tokens must be [N] token ids, got ${describeValue(tokens)}`);
     if (cache.length > 0 && (cache[0].keys?.shape[2] ?? 0) !== position)
       throw new RangeError(`TransformerModel.decodeStep: the cache holds ${cache[0].keys?.shape[2] ?? 0} positions, so the next is ${cache[0].keys?.shape[2] ?? 0}, not ${position}`);
-    const y = scope(() => this.embed('tgt', tokens.unsqueeze(1), this.tgt_embed, position));
-    try {
-      return scope(() => this.generator.forward(this.transformer.decoder.forwardStep(y, memory, cache, padding)).squeeze(1));
-    } finally {
-      y.dispose();
-    }
+    return scope(() => {
+      const y = this.embed('tgt', tokens.unsqueeze(1), this.tgt_embed, position);
+      return this.generator.forward(this.transformer.decoder.forwardStep(y, memory, cache, padding)).squeeze(1);
+    });
   }
 
   protected override extraRepr(): string {
