@@ -48,15 +48,21 @@ export function parseCommand(spec: CommandSpec, argv: string[]): Record<string, 
   return values;
 }
 
-/** A number option within [min, max]; `integer` demands a whole number. */
-export function numberOption(command: string, name: string, raw: string | boolean | undefined, range: { min?: number; max?: number; integer?: boolean; exclusiveMin?: boolean }): number {
+/** A number option within [min, max] (either end excluded with `exclusiveMin` or `exclusiveMax`); `integer` demands a whole number. */
+export function numberOption(
+  command: string,
+  name: string,
+  raw: string | boolean | undefined,
+  range: { min?: number; max?: number; integer?: boolean; exclusiveMin?: boolean; exclusiveMax?: boolean },
+): number {
   if (typeof raw !== 'string' || raw.trim() === '') throw new UsageError(`${command}: --${name} needs a value`);
   const value = Number(raw);
   if (!Number.isFinite(value)) throw new UsageError(`${command}: --${name} must be a number, got '${raw}'`);
   if (range.integer && !Number.isInteger(value)) throw new UsageError(`${command}: --${name} must be a whole number, got '${raw}'`);
   if (range.min !== undefined && (range.exclusiveMin ? value <= range.min : value < range.min))
     throw new UsageError(`${command}: --${name} must be ${range.exclusiveMin ? '>' : '>='} ${range.min}, got ${raw}`);
-  if (range.max !== undefined && value > range.max) throw new UsageError(`${command}: --${name} must be <= ${range.max}, got ${raw}`);
+  if (range.max !== undefined && (range.exclusiveMax ? value >= range.max : value > range.max))
+    throw new UsageError(`${command}: --${name} must be ${range.exclusiveMax ? '<' : '<='} ${range.max}, got ${raw}`);
   return value;
 }
 

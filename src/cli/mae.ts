@@ -91,8 +91,7 @@ export function runMaePretrain(values: Values): { arch: string; epochs: number; 
   const num = (name: string, range: Parameters<typeof numberOption>[3]) => numberOption(command, name, values[name], range);
   const epochs = num('epochs', { min: 1, integer: true });
   const batchSize = num('batch-size', { min: 1, max: 60000, integer: true });
-  const maskRatio = num('mask-ratio', { min: 0, max: 1 });
-  if (maskRatio >= 1) throw new UsageError(`${command}: --mask-ratio must be below 1 (some patches must stay visible), got ${values['mask-ratio']}`);
+  const maskRatio = num('mask-ratio', { min: 0, max: 1, exclusiveMax: true }); // some patches must stay visible
   const blr = num('blr', { min: 0, exclusiveMin: true });
   const weightDecay = num('weight-decay', { min: 0 });
   const warmupEpochs = values['warmup-epochs'] === undefined ? M.warmupFraction * epochs : num('warmup-epochs', { min: 0, max: epochs });

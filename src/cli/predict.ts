@@ -175,8 +175,7 @@ function predictNamedTensors(entry: GeneratorEntry | DiscriminatorEntry, inputPa
  * has the same number of removed patches).
  */
 function predictMaskedImages(entry: MaskedImageModelingEntry, inputPath: string, values: Record<string, string | boolean | undefined>): PredictSummary {
-  const maskRatio = numberOption('predict', 'mask-ratio', values['mask-ratio'], { min: 0, max: 1 });
-  if (maskRatio === 1) throw new UsageError('predict: --mask-ratio must be below 1 (at least one patch has to stay visible), got 1');
+  const maskRatio = numberOption('predict', 'mask-ratio', values['mask-ratio'], { min: 0, max: 1, exclusiveMax: true }); // some patches must stay visible
   const { output, batchSize, model, inputs } = namedTensorRun(entry, inputPath, values, "'imgs'");
   const mae = model as MaskedAutoencoderViT;
   if (values['norm-pix-loss']) mae.normPixLoss = true;

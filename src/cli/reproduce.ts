@@ -106,8 +106,7 @@ export const REPRODUCE_MAE: CommandSpec = {
 export function runReproduceMae(values: Values): MaeMnistResult {
   const num = (name: string, range: Parameters<typeof numberOption>[3]) => numberOption('reproduce mae', name, values[name], range);
   if (values.threads !== undefined) setNumThreads(num('threads', { min: 1, integer: true }));
-  const maskRatio = num('mask-ratio', { min: 0, max: 1 });
-  if (maskRatio >= 1) throw new UsageError(`reproduce mae: --mask-ratio must be below 1 (some patches must stay visible), got ${values['mask-ratio']}`);
+  const maskRatio = num('mask-ratio', { min: 0, max: 1, exclusiveMax: true }); // some patches must stay visible
   const outDir = resolve(String(values.out));
   const options = {
     ...M,
@@ -118,11 +117,7 @@ export function runReproduceMae(values: Values): MaeMnistResult {
     subsetSteps: num('subset-steps', { min: 1, integer: true }),
     probeSteps: num('probe-steps', { min: 1, integer: true }),
     maskRatio,
-    ablationRatios: String(values.ratios).split(',').map((r) => {
-      const ratio = numberOption('reproduce mae', 'ratios', r, { min: 0, max: 1 });
-      if (ratio >= 1) throw new UsageError(`reproduce mae: every --ratios value must be below 1, got ${r}`);
-      return ratio;
-    }),
+    ablationRatios: String(values.ratios).split(',').map((r) => numberOption('reproduce mae', 'ratios', r, { min: 0, max: 1, exclusiveMax: true })),
     trainCount: num('train-n', { min: 100, max: 60000, integer: true }),
     normPixAblation: choiceOption('reproduce mae', 'norm-pix', values['norm-pix'], ['on', 'off'] as const) === 'on',
     resume: Boolean(values.resume),

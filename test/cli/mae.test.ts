@@ -152,10 +152,10 @@ test('bad input: predict with images of another size, or one the patch does not 
 });
 
 test('bad input: a mask ratio outside [0, 1) on the command line', () => {
-  expectError(predictWith({ imgs: zeros([2, 1, 28, 28]) }, '--mask-ratio', '1'), 2, /--mask-ratio must be below 1/);
+  expectError(predictWith({ imgs: zeros([2, 1, 28, 28]) }, '--mask-ratio', '1'), 2, /--mask-ratio must be < 1, got 1/);
   expectError(predictWith({ imgs: zeros([2, 1, 28, 28]) }, '--mask-ratio', '-0.5'), 2, /--mask-ratio/);
   expectError(['mae', 'pretrain', '--mask-ratio', '1.2', '--out', join(dir, 'x.safetensors')], 2, /--mask-ratio/);
-  expectError(['reproduce', 'mae', '--ratios', '0.5,1'], 2, /every --ratios value must be below 1/);
+  expectError(['reproduce', 'mae', '--ratios', '0.5,1'], 2, /--ratios must be < 1, got 1/);
 });
 
 test('bad input: weights of another preset', () => {
