@@ -244,7 +244,7 @@ export function runMaeProbe(values: Values): { labels: number; steps: number; te
   const num = (name: string, range: Parameters<typeof numberOption>[3]) => numberOption(command, name, values[name], range);
   const labels = labelCount(command, values);
   const steps = num('steps', { min: 1, integer: true });
-  const batchSize = Math.min(labels, num('batch-size', { min: 1, integer: true }));
+  const batchSize = num('batch-size', { min: 1, integer: true });
   const blr = num('blr', { min: 0, exclusiveMin: true });
   const optimizer = choiceOption(command, 'optimizer', values.optimizer, ['sgd', 'lars'] as const);
   const seed = num('seed', { min: 0, integer: true });
@@ -261,13 +261,12 @@ export function runMaeProbe(values: Values): { labels: number; steps: number; te
     features.push(encoderFeatures(vit, train.images.indexSelect(0, subset)).keep(), encoderFeatures(vit, test.images).keep());
     const trainLabels = train.labels.indexSelect(0, subset);
     subset.dispose();
-    const epochs = Math.ceil(steps / Math.floor(labels / batchSize));
-    const { testAccuracy, head } = linearProbe({ trainFeatures: features[0], trainLabels, testFeatures: features[1], testLabels: test.labels, numClasses: 10, epochs, batchSize, blr, optimizer, seed });
+    const { testAccuracy, head, steps: ran } = linearProbe({ trainFeatures: features[0], trainLabels, testFeatures: features[1], testLabels: test.labels, numClasses: 10, minSteps: steps, batchSize, blr, optimizer, seed });
     head.dispose();
     trainLabels.dispose();
     const seconds = (performance.now() - started) / 1000;
     process.stderr.write(`${command}: ${labels} labels, linear probe test accuracy ${(100 * testAccuracy).toFixed(2)}%, ${formatSeconds(seconds)}\n`);
-    return { labels, steps: epochs * Math.floor(labels / batchSize), test_accuracy: testAccuracy, seconds };
+    return { labels, steps: ran, test_accuracy: testAccuracy, seconds };
   } finally {
     for (const t of features) t.dispose();
     vit.dispose();

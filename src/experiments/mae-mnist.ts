@@ -264,9 +264,9 @@ function featuresOf(mae: MaskedAutoencoderViT | null, seed: number, trainImages:
 }
 
 function probeAccuracy(trainFeatures: Tensor, trainLabels: Tensor, testFeatures: Tensor, testLabels: Tensor, o: MaeMnistOptions): number {
-  const batchSize = Math.min(o.batchSize, trainFeatures.shape[0]);
-  const epochs = Math.max(1, Math.ceil(o.probeSteps / Math.floor(trainFeatures.shape[0] / batchSize)));
-  const { testAccuracy, head } = linearProbe({ trainFeatures, trainLabels, testFeatures, testLabels, numClasses: 10, epochs, batchSize, blr: o.probeBlr, optimizer: o.probeOptimizer, seed: o.seed });
+  const { testAccuracy, head } = linearProbe({
+    trainFeatures, trainLabels, testFeatures, testLabels, numClasses: 10, minSteps: o.probeSteps, batchSize: o.batchSize, blr: o.probeBlr, optimizer: o.probeOptimizer, seed: o.seed,
+  });
   head.dispose();
   return testAccuracy;
 }

@@ -172,7 +172,8 @@ export interface ProbeOptions {
   testFeatures: Tensor;
   testLabels: Tensor;
   numClasses: number;
-  epochs: number;
+  /** The fewest training steps: whole epochs are run until there are at least this many. */
+  minSteps: number;
   batchSize: number;
   /** Base lr per 256 examples. */
   blr: number;
@@ -192,7 +193,7 @@ export interface ProbeOptions {
  * 0.9, no weight decay, 10% warm-up then cosine. Returns the test accuracy
  * and the trained head.
  */
-export function linearProbe(options: ProbeOptions): { testAccuracy: number; head: Sequential } {
+export function linearProbe(options: ProbeOptions): { testAccuracy: number; head: Sequential; steps: number } {
   const D = options.trainFeatures.shape[1];
   const linear = new Linear(D, options.numClasses);
   init.truncNormal_(linear.weight, { std: 0.01 });
@@ -201,12 +202,13 @@ export function linearProbe(options: ProbeOptions): { testAccuracy: number; head
   const loader = new DataLoader(new TensorDataset(options.trainFeatures, options.trainLabels), { batchSize: Math.min(options.batchSize, options.trainFeatures.shape[0]), shuffle: true, dropLast: true, seed: options.seed });
   const lr = (options.blr * loader.batchSize) / 256;
   const optimizer = options.optimizer === 'lars' ? new LARS(head.parameters(), { lr, momentum: 0.9 }) : new SGD(head.parameters(), { lr, momentum: 0.9 });
-  const total = options.epochs * loader.length;
+  const epochs = Math.max(1, Math.ceil(options.minSteps / loader.length));
+  const total = epochs * loader.length;
   const schedule = new CosineWarmupLR(optimizer, { warmupSteps: Math.round(0.1 * total), totalSteps: Math.max(1, total) });
   try {
-    fit({ model: head, loader, optimizer, epochs: options.epochs, schedule, scheduleEvery: 'step' });
+    fit({ model: head, loader, optimizer, epochs, schedule, scheduleEvery: 'step' });
     const testLoader = new DataLoader(new TensorDataset(options.testFeatures, options.testLabels), { batchSize: 1000 });
-    return { testAccuracy: evaluate(head, testLoader).accuracy, head };
+    return { testAccuracy: evaluate(head, testLoader).accuracy, head, steps: total };
   } finally {
     optimizer.dispose();
   }
