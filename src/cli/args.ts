@@ -19,6 +19,8 @@ export interface CommandSpec {
   name: string;
   summary: string;
   options: Record<string, OptionSpec>;
+  /** Arguments after the options (e.g. WORD…), when the command takes any. */
+  positionals?: { value: string; help: string };
   /** Extra paragraphs printed after the options. */
   notes?: string;
 }
@@ -29,23 +31,31 @@ export function helpText(spec: CommandSpec): string {
     const def = o.default !== undefined ? ` (default: ${o.default})` : '';
     return `  ${flag.padEnd(28)} ${o.help}${def}`;
   });
-  return [`netlab ${spec.name}: ${spec.summary}`, '', `usage: netlab ${spec.name} [options]`, '', 'options:', ...rows, '  --help                       show this help', spec.notes ? `\n${spec.notes}` : ''].join('\n');
+  const positionals = spec.positionals === undefined ? [] : ['', 'arguments:', `  ${spec.positionals.value.padEnd(28)} ${spec.positionals.help}`];
+  const usage = `usage: netlab ${spec.name} [options]${spec.positionals === undefined ? '' : ` [${spec.positionals.value}]`}`;
+  return [`netlab ${spec.name}: ${spec.summary}`, '', usage, ...positionals, '', 'options:', ...rows, '  --help                       show this help', spec.notes ? `\n${spec.notes}` : ''].join('\n');
 }
 
-/** Parses argv for a command; unknown options and stray arguments are usage errors. */
-export function parseCommand(spec: CommandSpec, argv: string[]): Record<string, string | boolean | undefined> | 'help' {
+/** A command line parsed: the options' values (defaults filled in) and the arguments after them. */
+export interface ParsedCommand {
+  values: Record<string, string | boolean | undefined>;
+  positionals: string[];
+}
+
+/** Parses argv for a command; unknown options, and arguments where the command takes none, are usage errors. */
+export function parseCommand(spec: CommandSpec, argv: string[]): ParsedCommand | 'help' {
   const options: ParseArgsConfig['options'] = { help: { type: 'boolean' } };
   for (const [name, o] of Object.entries(spec.options)) options[name] = { type: o.type, ...(o.short ? { short: o.short } : {}) };
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, options, strict: true, allowPositionals: false });
+    parsed = parseArgs({ args: argv, options, strict: true, allowPositionals: spec.positionals !== undefined });
   } catch (error) {
     throw new UsageError(`${spec.name}: ${(error as Error).message.replace(/\. To specify a positional argument.*$/s, '')}`);
   }
   if (parsed.values.help) return 'help';
   const values: Record<string, string | boolean | undefined> = {};
   for (const [name, o] of Object.entries(spec.options)) values[name] = (parsed.values[name] as string | boolean | undefined) ?? o.default;
-  return values;
+  return { values, positionals: parsed.positionals };
 }
 
 /** A number option within [min, max] (either end excluded with `exclusiveMin` or `exclusiveMax`); `integer` demands a whole number. */

@@ -4,6 +4,7 @@
 import { helpText, parseCommand, UsageError, type CommandSpec } from './args.js';
 import { ATTACK, EVAL, runAttack, runEval } from './attack.js';
 import { GAN_COMMANDS } from './gan.js';
+import { G2P, runG2p } from './g2p.js';
 import { MAE_COMMANDS } from './mae.js';
 import { MODELS, runModels } from './models.js';
 import { PREDICT, runPredict } from './predict.js';
@@ -14,7 +15,7 @@ import { destroyProcessGroup, initProcessGroup, isInitialized } from '../distrib
 
 interface Command {
   spec: CommandSpec;
-  run: (values: Record<string, string | boolean | undefined>) => unknown | Promise<unknown>;
+  run: (values: Record<string, string | boolean | undefined>, positionals: string[]) => unknown | Promise<unknown>;
 }
 
 /** A command with a second word, each with its own options. */
@@ -32,6 +33,7 @@ const COMMANDS: Record<string, Command | CommandGroup> = {
   predict: { spec: PREDICT, run: runPredict },
   gan: { summary: "sample a trained GAN generator, or score samples by the Parzen-window protocol", what: 'action', commands: GAN_COMMANDS },
   mae: { summary: 'pre-train a masked autoencoder, fine-tune its encoder, or probe it linearly', what: 'action', commands: MAE_COMMANDS },
+  g2p: { spec: G2P, run: runG2p },
   models: { spec: MODELS, run: runModels },
 };
 
@@ -75,11 +77,12 @@ async function main(argv: string[]): Promise<number> {
       command = entry;
     }
     hint = `Run 'netlab ${command.spec.name} --help' for its options.`;
-    const values = parseCommand(command.spec, args);
-    if (values === 'help') {
+    const parsed = parseCommand(command.spec, args);
+    if (parsed === 'help') {
       process.stdout.write(helpText(command.spec) + '\n');
       return 0;
     }
+    const { values, positionals } = parsed;
     let result: unknown;
     if ('nproc' in command.spec.options) {
       const plan = launchPlan(command.spec.name, values);
@@ -88,7 +91,7 @@ async function main(argv: string[]): Promise<number> {
       if (workerEnvironment() !== null) await initProcessGroup();
     }
     try {
-      result = await command.run(values);
+      result = await command.run(values, positionals);
     } finally {
       if (isInitialized()) destroyProcessGroup();
     }

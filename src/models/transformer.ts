@@ -7,6 +7,7 @@
 // (§3.4); each tie is an option. Tied weights are stored under each of their
 // names, as PyTorch's state_dict lists them, and loading checks that the
 // copies agree.
+import { noGrad } from '../tensor/autograd.js';
 import { arange } from '../tensor/creation.js';
 import { stack } from '../tensor/ops.js';
 import { scope } from '../tensor/scope.js';
@@ -35,16 +36,21 @@ export interface TransformerModelConfig {
   padIdx: number;
   /** Longest sequence the position encodings cover. */
   maxLen: number;
+  /** The paper's fixed sine and cosine encodings (§3.5), or learned position embeddings (Table 3, row E). */
+  positionEncoding: 'sinusoidal' | 'learned';
 }
 
 /**
  * The paper's base and big models (Table 3), with its shared 37,000-token
  * vocabulary and all three matrices tied: 63.1M and 214.2M parameters (the
- * paper rounds them to 65M and 213M).
+ * paper rounds them to 65M and 213M); and the grapheme-to-phoneme model of
+ * `netlab reproduce transformer` (CMUdict's 71-token G2P vocabulary, the
+ * size of the published 3×256 G2P Transformer).
  */
 export const TRANSFORMER_PRESETS = {
-  transformer_base: { srcVocab: 37000, tgtVocab: 37000, dModel: 512, nhead: 8, numEncoderLayers: 6, numDecoderLayers: 6, dimFeedforward: 2048, dropout: 0.1, shareEmbeddings: true, tieGenerator: true, padIdx: 0, maxLen: 1024 },
-  transformer_big: { srcVocab: 37000, tgtVocab: 37000, dModel: 1024, nhead: 16, numEncoderLayers: 6, numDecoderLayers: 6, dimFeedforward: 4096, dropout: 0.3, shareEmbeddings: true, tieGenerator: true, padIdx: 0, maxLen: 1024 },
+  transformer_base: { srcVocab: 37000, tgtVocab: 37000, dModel: 512, nhead: 8, numEncoderLayers: 6, numDecoderLayers: 6, dimFeedforward: 2048, dropout: 0.1, shareEmbeddings: true, tieGenerator: true, padIdx: 0, maxLen: 1024, positionEncoding: 'sinusoidal' },
+  transformer_big: { srcVocab: 37000, tgtVocab: 37000, dModel: 1024, nhead: 16, numEncoderLayers: 6, numDecoderLayers: 6, dimFeedforward: 4096, dropout: 0.3, shareEmbeddings: true, tieGenerator: true, padIdx: 0, maxLen: 1024, positionEncoding: 'sinusoidal' },
+  transformer_g2p: { srcVocab: 71, tgtVocab: 71, dModel: 256, nhead: 4, numEncoderLayers: 3, numDecoderLayers: 3, dimFeedforward: 1024, dropout: 0.1, shareEmbeddings: true, tieGenerator: true, padIdx: 0, maxLen: 256, positionEncoding: 'sinusoidal' },
 } satisfies Record<string, TransformerModelConfig>;
 
 export type TransformerPreset = keyof typeof TRANSFORMER_PRESETS;
@@ -63,6 +69,7 @@ export function transformerConfig(base: TransformerModelConfig, overrides: Parti
   if (c.dModel % 2 !== 0) throw new RangeError(`Transformer: d_model must be even for the sine and cosine position encodings, got ${c.dModel}`);
   if (c.shareEmbeddings && c.srcVocab !== c.tgtVocab) throw new RangeError(`Transformer: shared embeddings need one vocabulary, got ${c.srcVocab} source and ${c.tgtVocab} target tokens`);
   if (!Number.isInteger(c.padIdx) || c.padIdx < 0 || c.padIdx >= Math.min(c.srcVocab, c.tgtVocab)) throw new RangeError(`Transformer: padIdx must be a token id of both vocabularies, got ${describeValue(c.padIdx)}`);
+  if (c.positionEncoding !== 'sinusoidal' && c.positionEncoding !== 'learned') throw new RangeError(`Transformer: positionEncoding must be 'sinusoidal' or 'learned', got ${describeValue(c.positionEncoding)}`);
   if (!(c.dropout >= 0 && c.dropout <= 1)) throw new RangeError(`Transformer: dropout must be in [0, 1], got ${describeValue(c.dropout)}`);
   return c;
 }
@@ -75,7 +82,7 @@ export function transformerParameterCount(c: TransformerModelConfig): number {
   const feedForward = 2 * D * F + F + D;
   const encoderLayer = attention + feedForward + 4 * D;
   const decoderLayer = 2 * attention + feedForward + 6 * D;
-  const embeddings = c.srcVocab * D + (c.shareEmbeddings ? 0 : c.tgtVocab * D) + (c.tieGenerator ? 0 : c.tgtVocab * D + c.tgtVocab);
+  const embeddings = c.srcVocab * D + (c.shareEmbeddings ? 0 : c.tgtVocab * D) + (c.tieGenerator ? 0 : c.tgtVocab * D + c.tgtVocab) + (c.positionEncoding === 'learned' ? c.maxLen * D : 0);
   return embeddings + c.numEncoderLayers * encoderLayer + c.numDecoderLayers * decoderLayer + 4 * D;
 }
 
@@ -103,8 +110,10 @@ export class TransformerModel extends Module {
   transformer: Transformer;
   generator: Linear;
   dropout: Dropout;
-  /** (maxLen, dModel), not in the state dict (PyTorch's persistent=False). */
-  position_encoding: Buffer;
+  /** Sinusoidal: (maxLen, dModel), not in the state dict (PyTorch's persistent=False). */
+  position_encoding?: Buffer;
+  /** Learned: one row per position, shared by source and target as the fixed encodings are. */
+  position_embedding?: Embedding;
 
   constructor(config: TransformerModelConfig) {
     super();
@@ -117,12 +126,14 @@ export class TransformerModel extends Module {
     });
     this.generator = new Linear(D, c.tgtVocab, { bias: !c.tieGenerator });
     this.dropout = new Dropout(c.dropout);
-    this.position_encoding = Buffer.adopt(sinusoidalPositionEncoding(c.maxLen, D), { persistent: false });
+    if (c.positionEncoding === 'sinusoidal') this.position_encoding = Buffer.adopt(sinusoidalPositionEncoding(c.maxLen, D), { persistent: false });
+    else this.position_embedding = new Embedding(c.maxLen, D);
     // Embeddings N(0, d^−½) (fairseq's, for matrices the output projection shares), the padding row zero.
     for (const embedding of [this.src_embed, this.tgt_embed]) {
       init.normal_(embedding.weight, 0, D ** -0.5);
       embedding.resetPaddingRow();
     }
+    if (this.position_embedding !== undefined) init.normal_(this.position_embedding.weight, 0, D ** -0.5);
     if (c.shareEmbeddings) this.tie(this.tgt_embed, this.src_embed.weight);
     if (c.tieGenerator) this.tie(this.generator, this.tgt_embed.weight);
   }
@@ -162,7 +173,8 @@ export class TransformerModel extends Module {
     if (low < 0 || high >= vocab) throw new RangeError(`TransformerModel: ${name} holds token ids in [${low}, ${high}], outside the vocabulary of ${vocab} (0 … ${vocab - 1})`);
     return scope(() => {
       const length = ids.shape[1];
-      const x = embedding.forward(ids.long()).mul(Math.sqrt(this.config.dModel)).add(this.position_encoding.narrow(0, offset, length));
+      const positions = this.position_embedding !== undefined ? this.position_embedding.weight.narrow(0, offset, length) : this.position_encoding!.narrow(0, offset, length);
+      const x = embedding.forward(ids.long()).mul(Math.sqrt(this.config.dModel)).add(positions);
       return this.dropout.forward(x);
     });
   }
@@ -187,6 +199,28 @@ export class TransformerModel extends Module {
       });
       return this.generator.forward(out);
     });
+  }
+
+  /**
+   * The encoder–decoder attention of decoder layer `layer` (the last by
+   * default) while reading the teacher-forced tgt, averaged over the heads:
+   * (N, T, S), row t the attention of the prediction at position t + 1 over
+   * the source positions. In evaluation mode, without gradients.
+   */
+  crossAttention(src: Tensor, tgt: Tensor, layer = -1): Tensor {
+    const wasTraining = this.training;
+    this.eval();
+    try {
+      return noGrad(() =>
+        scope(() => {
+          const { memory, padding } = this.encode(src);
+          const y = this.embed('tgt', tgt, this.tgt_embed);
+          return this.transformer.decoder.crossAttentionWeights(y, memory, { tgtMask: generateSquareSubsequentMask(tgt.shape[1]), tgtKeyPaddingMask: tgt.eq(this.config.padIdx), memoryKeyPaddingMask: padding }, layer);
+        }),
+      );
+    } finally {
+      this.train(wasTraining);
+    }
   }
 
   /** src [N, S] → the encoder's output memory (N, S, d_model) and the source padding mask (N, S), for decodeStep. */
@@ -221,7 +255,7 @@ export class TransformerModel extends Module {
 
   protected override extraRepr(): string {
     const c = this.config;
-    return `src_vocab=${c.srcVocab}, tgt_vocab=${c.tgtVocab}, d_model=${c.dModel}, share_embeddings=${c.shareEmbeddings}, tie_generator=${c.tieGenerator}`;
+    return `src_vocab=${c.srcVocab}, tgt_vocab=${c.tgtVocab}, d_model=${c.dModel}, share_embeddings=${c.shareEmbeddings}, tie_generator=${c.tieGenerator}, position_encoding=${c.positionEncoding}`;
   }
 }
 
@@ -235,6 +269,7 @@ export function transformerModel(preset: TransformerPreset, overrides: Partial<T
 const DESCRIPTIONS: Record<TransformerPreset, string> = {
   transformer_base: 'Transformer (base) of Vaswani et al. (2017): N 6, d_model 512, d_ff 2048, h 8, dropout 0.1, a shared 37,000-token vocabulary, all three matrices tied',
   transformer_big: 'Transformer (big) of Vaswani et al. (2017): N 6, d_model 1024, d_ff 4096, h 16, dropout 0.3, a shared 37,000-token vocabulary, all three matrices tied',
+  transformer_g2p: 'Grapheme-to-phoneme Transformer for CMUdict (netlab reproduce transformer, netlab g2p): N 3, d_model 256, d_ff 1024, h 4, dropout 0.1, the 71-token G2P vocabulary, all three matrices tied',
 };
 
 /** Registry entries for every preset; the registry adds them. */

@@ -152,6 +152,27 @@ export class TransformerDecoderLayer extends Module {
   }
 
   /**
+   * The encoder–decoder attention weights of this layer for the input tgt,
+   * averaged over the heads: (N, T, S) (batch first; (N, T, S) too
+   * otherwise, as torch.nn.MultiheadAttention returns them). For attention maps.
+   */
+  crossAttentionWeights(tgt: Tensor, memory: Tensor, masks: DecoderMasks = {}): Tensor {
+    let weights: Tensor | null = null;
+    return scope(() => {
+      this.sublayers(
+        tgt,
+        (x) => this.self_attn.forward(x, x, x, { attnMask: masks.tgtMask ?? null, keyPaddingMask: masks.tgtKeyPaddingMask ?? null, needWeights: false })[0],
+        (x) => {
+          const [out, w] = this.multihead_attn.forward(x, memory, memory, { attnMask: masks.memoryMask ?? null, keyPaddingMask: masks.memoryKeyPaddingMask ?? null, needWeights: true });
+          weights = w;
+          return out;
+        },
+      );
+      return weights!;
+    });
+  }
+
+  /**
    * One decoding step, batch first: the newest target position x (N, 1, E)
    * attends to the cached keys and values of the earlier positions (and its
    * own, which it appends to `cache`) and to memory (N, S, E), whose keys and
@@ -274,6 +295,18 @@ export class TransformerDecoder extends Module {
       let x = tgt;
       for (const layer of this.layers.children() as TransformerDecoderLayer[]) x = layer.forward(x, memory, masks);
       return this.norm === null ? x : this.norm.forward(x);
+    });
+  }
+
+  /** The encoder–decoder attention weights of layer `layer` (negative counts from the end), averaged over the heads: (N, T, S). */
+  crossAttentionWeights(tgt: Tensor, memory: Tensor, masks: DecoderMasks = {}, layer = -1): Tensor {
+    const layers = this.layers.children() as TransformerDecoderLayer[];
+    const index = layer < 0 ? layers.length + layer : layer;
+    if (!Number.isInteger(index) || index < 0 || index >= layers.length) throw new RangeError(`TransformerDecoder.crossAttentionWeights: layer ${String(layer)} is not one of the ${layers.length} layers`);
+    return scope(() => {
+      let x = tgt;
+      for (const l of layers.slice(0, index)) x = l.forward(x, memory, masks);
+      return layers[index].crossAttentionWeights(x, memory, masks);
     });
   }
 

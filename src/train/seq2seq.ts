@@ -1,0 +1,267 @@
+// Training the paper's model (Vaswani et al., 2017, §5): batches by token
+// count, teacher-forced cross-entropy with label smoothing and padding
+// ignored, Adam β (0.9, 0.98) ε 1e-9 under the warm-up then inverse-square-root
+// schedule, and the averaging of the last checkpoints (§6.1). The loop is the
+// shared `fit`, so checkpoints, resumption and budgets behave as elsewhere.
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { noGrad } from '../tensor/autograd.js';
+import { tensor } from '../tensor/creation.js';
+import { scope } from '../tensor/scope.js';
+import type { Tensor } from '../tensor/tensor.js';
+import * as F from '../nn/functional.js';
+import type { StateDict } from '../nn/module.js';
+import { Adam } from '../optim/adam.js';
+import { InverseSqrtLR } from '../optim/lr-scheduler.js';
+import { DataLoader, type Dataset } from '../data/dataset.js';
+import { tokenBatches } from '../data/cmudict.js';
+import { loadSafetensors, saveSafetensors } from '../io/safetensors.js';
+import type { TransformerModel } from '../models/transformer.js';
+import { fit, type FitResult, type LossFn, type StepInfo } from './trainer.js';
+
+/** A training pair: source token ids, and target ids from bos to eos. */
+export interface SequencePair {
+  src: readonly number[];
+  tgt: readonly number[];
+}
+
+/** Sequences of ids as one int64 [N, L] tensor, right-padded with `padIdx`. */
+export function padSequences(sequences: readonly (readonly number[])[], padIdx: number): Tensor {
+  if (sequences.length === 0) throw new RangeError('padSequences: no sequences');
+  const length = Math.max(...sequences.map((s) => s.length));
+  if (length === 0) throw new RangeError('padSequences: every sequence is empty');
+  const data = new Array<number>(sequences.length * length).fill(padIdx);
+  sequences.forEach((s, i) => s.forEach((id, j) => (data[i * length + j] = id)));
+  return tensor(data, { dtype: 'int64' }).view(sequences.length, length);
+}
+
+/**
+ * Pairs in batches of about `maxTokens` padded source plus target tokens
+ * (the paper's batching, §5.1): pairs of similar length together, each batch
+ * one example of this dataset, so a DataLoader with batch size 1 shuffles the
+ * batches' order every epoch and checkpoints where it stands. `get(i)` gives
+ * [src [B, S], tgt [B, T]].
+ */
+export class TokenBatchDataset implements Dataset<Tensor[]> {
+  readonly batches: readonly number[][];
+
+  constructor(
+    readonly pairs: readonly SequencePair[],
+    readonly maxTokens: number,
+    readonly padIdx = 0,
+  ) {
+    if (pairs.length === 0) throw new RangeError('TokenBatchDataset: no pairs');
+    pairs.forEach((p, i) => {
+      if (p.src.length === 0 || p.tgt.length < 2) throw new RangeError(`TokenBatchDataset: pair ${i} needs a non-empty source and a target of at least bos and eos, got ${p.src.length} and ${p.tgt.length} tokens`);
+    });
+    this.batches = tokenBatches(pairs.map((p) => ({ src: p.src.length, tgt: p.tgt.length })), maxTokens);
+  }
+
+  get length(): number {
+    return this.batches.length;
+  }
+
+  get(index: number): Tensor[] {
+    const batch = this.batches[index];
+    if (batch === undefined) throw new RangeError(`TokenBatchDataset.get: index ${index} is out of range for ${this.batches.length} batches`);
+    return [padSequences(batch.map((i) => this.pairs[i].src), this.padIdx), padSequences(batch.map((i) => this.pairs[i].tgt), this.padIdx)];
+  }
+}
+
+/** A loader over the batches of a TokenBatchDataset, their order shuffled every epoch. */
+export function tokenBatchLoader(dataset: TokenBatchDataset, seed: number): DataLoader {
+  return new DataLoader(dataset, { batchSize: 1, shuffle: true, seed, collate: (items) => items[0] });
+}
+
+/**
+ * The teacher-forced objective: the decoder reads tgt[:, :-1] and predicts
+ * tgt[:, 1:]; cross-entropy per target token with label smoothing
+ * (the true token's target is 1 − ε + ε/V), padding ignored.
+ */
+export function sequenceLoss(options: { labelSmoothing: number; padIdx: number }): LossFn {
+  return (model, src, tgt) => {
+    const T = tgt.shape[1];
+    const logits = (model as TransformerModel).forward(src, tgt.narrow(1, 0, T - 1));
+    return F.crossEntropy(logits.reshape(-1, logits.shape[2]), tgt.narrow(1, 1, T - 1).reshape(-1), { ignoreIndex: options.padIdx, labelSmoothing: options.labelSmoothing });
+  };
+}
+
+export interface TrainTransformerOptions {
+  model: TransformerModel;
+  pairs: readonly SequencePair[];
+  /** Padded source plus target tokens per batch. */
+  maxTokens: number;
+  epochs: number;
+  /** Stops after the step during which this many seconds have passed. */
+  maxSeconds?: number;
+  /** The schedule's warm-up (the paper: 4,000 steps) and a constant factor on its rate (the paper: 1). */
+  warmupSteps: number;
+  lrFactor: number;
+  labelSmoothing: number;
+  seed: number;
+  /** Writes a resumable checkpoint here every epoch and every `checkpointEvery` steps. */
+  checkpointPath?: string;
+  checkpointEvery?: number;
+  resume?: boolean;
+  /**
+   * Checkpoint averaging (§6.1): a copy of the weights is written to this
+   * folder every `snapshotSeconds` and at the end, the last `averageLast`
+   * kept; after training the model holds their average.
+   */
+  snapshotDir?: string;
+  snapshotSeconds?: number;
+  averageLast?: number;
+  onStep?: (info: StepInfo) => void;
+}
+
+export interface TrainTransformerResult extends FitResult {
+  /** The learning rate of every step. */
+  lrs: number[];
+  /** The snapshot files averaged into the final weights (none without a snapshot folder). */
+  averaged: string[];
+}
+
+/** Trains as the paper (§5.3, §5.4, §6.1); see TrainTransformerOptions. */
+export function trainTransformer(o: TrainTransformerOptions): TrainTransformerResult {
+  const { model } = o;
+  const averageLast = o.averageLast ?? 5;
+  if (!Number.isInteger(averageLast) || averageLast < 1) throw new RangeError(`trainTransformer: averageLast must be a positive integer, got ${averageLast}`);
+  if (o.snapshotDir !== undefined && !(o.snapshotSeconds! > 0)) throw new RangeError(`trainTransformer: a snapshot folder needs snapshotSeconds > 0, got ${o.snapshotSeconds}`);
+  const loader = tokenBatchLoader(new TokenBatchDataset(o.pairs, o.maxTokens, model.config.padIdx), o.seed);
+  const optimizer = new Adam(model.parameters(), { lr: 0, betas: [0.9, 0.98], eps: 1e-9 });
+  const schedule = new InverseSqrtLR(optimizer, { dModel: model.config.dModel, warmupSteps: o.warmupSteps, factor: o.lrFactor });
+  const lrs: number[] = [];
+  const snapshots = o.snapshotDir === undefined ? null : new Snapshots(o.snapshotDir, averageLast);
+  let lastSnapshot = performance.now();
+  // fit reports the lr after the schedule's step, the next step's; this is the one each step used.
+  let used = optimizer.paramGroups[0].lr as number;
+  try {
+    const result = fit({
+      model,
+      loader,
+      optimizer,
+      epochs: o.epochs,
+      maxSeconds: o.maxSeconds,
+      schedule,
+      scheduleEvery: 'step',
+      loss: sequenceLoss({ labelSmoothing: o.labelSmoothing, padIdx: model.config.padIdx }),
+      checkpointPath: o.checkpointPath,
+      checkpointEvery: o.checkpointEvery,
+      resume: o.resume,
+      onStep: (info) => {
+        lrs.push(used);
+        used = info.lr;
+        if (snapshots !== null && performance.now() - lastSnapshot >= o.snapshotSeconds! * 1000) {
+          snapshots.write(model, info.globalStep + 1);
+          lastSnapshot = performance.now();
+        }
+        o.onStep?.(info);
+      },
+    });
+    let averaged: string[] = [];
+    if (snapshots !== null) {
+      snapshots.write(model, result.losses.length);
+      averaged = snapshots.files();
+      const mean = averageCheckpoints(averaged);
+      try {
+        model.loadStateDict(mean);
+      } finally {
+        for (const t of mean.values()) t.dispose();
+      }
+    }
+    return { ...result, lrs, averaged };
+  } finally {
+    optimizer.dispose();
+  }
+}
+
+// Weight snapshots in a folder, step-numbered, the newest `keep` kept.
+class Snapshots {
+  constructor(
+    readonly dir: string,
+    readonly keep: number,
+  ) {
+    mkdirSync(dir, { recursive: true });
+  }
+
+  files(): string[] {
+    return readdirSync(this.dir)
+      .filter((f) => /^step-\d+\.safetensors$/.test(f))
+      .sort((a, b) => Number(a.slice(5, -12)) - Number(b.slice(5, -12)))
+      .map((f) => join(this.dir, f));
+  }
+
+  write(model: TransformerModel, step: number): void {
+    const path = join(this.dir, `step-${step}.safetensors`);
+    if (!existsSync(path)) scope(() => saveSafetensors(path, model.stateDict(), { step: String(step) }));
+    for (const old of this.files().slice(0, -this.keep)) rmSync(old);
+  }
+}
+
+/**
+ * The element-wise mean of the tensors of several weight files (fairseq's
+ * average_checkpoints): every file must hold the same names and shapes.
+ * Floating-point tensors are averaged in float64 and returned in their dtype.
+ */
+export function averageCheckpoints(paths: readonly string[]): StateDict {
+  if (paths.length === 0) throw new RangeError('averageCheckpoints: no checkpoint files');
+  const sum = new Map<string, Tensor>();
+  let names: string[] | null = null;
+  try {
+    for (const path of paths) {
+      const { tensors } = loadSafetensors(path);
+      try {
+        const here = [...tensors.keys()].sort();
+        if (names === null) names = here;
+        else if (here.join('\n') !== names.join('\n')) throw new Error(`averageCheckpoints: ${path} holds other tensors than ${paths[0]}`);
+        for (const [name, t] of tensors) {
+          const previous = sum.get(name);
+          if (previous !== undefined && previous.shape.join() !== t.shape.join()) throw new Error(`averageCheckpoints: '${name}' is ${t.describe()} in ${path} but ${previous.describe()} before`);
+          sum.set(name, scope(() => (previous === undefined ? t.double() : previous.add(t.double()))).keep());
+          previous?.dispose();
+        }
+      } finally {
+        for (const t of tensors.values()) t.dispose();
+      }
+    }
+    const { tensors: first } = loadSafetensors(paths[0]);
+    try {
+      return new Map([...sum].map(([name, t]) => [name, scope(() => t.div(paths.length).to(first.get(name)!.dtype)).keep()]));
+    } finally {
+      for (const t of first.values()) t.dispose();
+    }
+  } finally {
+    for (const t of sum.values()) t.dispose();
+  }
+}
+
+/**
+ * Perplexity of the targets under teacher forcing: exp of the mean negative
+ * log-likelihood per target token (eos included, padding not, no smoothing),
+ * in evaluation mode without gradients.
+ */
+export function sequencePerplexity(model: TransformerModel, pairs: readonly SequencePair[], maxTokens: number): { perplexity: number; nll: number; tokens: number } {
+  const dataset = new TokenBatchDataset(pairs, maxTokens, model.config.padIdx);
+  const wasTraining = model.training;
+  model.eval();
+  let total = 0;
+  let tokens = 0;
+  try {
+    noGrad(() => {
+      for (let i = 0; i < dataset.length; i++) {
+        scope(() => {
+          const [src, tgt] = dataset.get(i);
+          const T = tgt.shape[1];
+          const logits = model.forward(src, tgt.narrow(1, 0, T - 1));
+          const target = tgt.narrow(1, 1, T - 1).reshape(-1);
+          total += F.crossEntropy(logits.reshape(-1, logits.shape[2]), target, { ignoreIndex: model.config.padIdx, reduction: 'sum' }).item();
+          tokens += target.ne(model.config.padIdx).sum().item();
+        });
+      }
+    });
+  } finally {
+    model.train(wasTraining);
+  }
+  return { perplexity: Math.exp(total / tokens), nll: total / tokens, tokens };
+}
