@@ -19,6 +19,8 @@ export interface DecodeOptions {
   eos: number;
   /** The longest output, in tokens after bos, per input: the input's length (without padding) plus this (the paper: 50). */
   maxExtraLength?: number;
+  /** A cap on every output's length as well (tokens after bos, eos included), e.g. a fixed budget of new tokens. */
+  maxLength?: number;
   /**
    * The tokens the output may hold (eos is always allowed), when the target
    * side uses part of a shared vocabulary; by default every token but
@@ -57,19 +59,67 @@ function checkOptions(where: string, model: TransformerModel, src: Tensor, o: De
     throw new RangeError(`${where}: allowedTokens must be target token ids in [0, ${vocab})`);
   const extra = o.maxExtraLength ?? 50;
   if (!Number.isInteger(extra) || extra < 1) throw new RangeError(`${where}: maxExtraLength must be a positive integer, got ${describeValue(extra)}`);
+  const cap = o.maxLength ?? Infinity;
+  if (cap !== Infinity && (!Number.isInteger(cap) || cap < 1)) throw new RangeError(`${where}: maxLength must be a positive integer, got ${describeValue(cap)}`);
   if (!(src instanceof Tensor) || src.ndim !== 2) throw new RangeError(`${where}: src must be [N, S] token ids, got ${describeValue(src)}`);
   // Each input's length without padding, plus the allowance, within the position encodings.
   const lengths = scope(() => src.ne(model.config.padIdx).sum(1).toArray() as number[]);
-  return lengths.map((l) => Math.min(l + extra, model.config.maxLen - 1));
+  return lengths.map((l) => Math.min(l + extra, cap, model.config.maxLen - 1));
 }
 
 /**
- * Greedy decoding: at each step the most probable token, until eos or the
- * maximum length. src [N, S] → one hypothesis per input. Runs in evaluation
- * mode without gradients.
+ * Greedy decoding: at each step the most probable allowed token, until eos
+ * or the maximum length. src [N, S] → one hypothesis per input (the same as
+ * beam search with a beam of 1 and no length penalty, without its
+ * bookkeeping). Runs in evaluation mode without gradients.
  */
 export function greedyDecode(model: TransformerModel, src: Tensor, options: DecodeOptions): Hypothesis[] {
-  return beamSearch(model, src, { ...options, beamSize: 1, alpha: 0 });
+  const maxLengths = checkOptions('greedyDecode', model, src, options);
+  const { bos, eos } = options;
+  const N = src.shape[0];
+  const wasTraining = model.training;
+  model.eval();
+  const caches = model.newCache();
+  const kept: Tensor[] = [];
+  try {
+    return noGrad(() => {
+      const { memory, padding } = model.encode(src);
+      const forbidden = forbiddenRow(model, options).keep();
+      kept.push(memory.keep(), padding.keep(), forbidden);
+      const out: Hypothesis[] = Array.from({ length: N }, () => ({ tokens: [], logProb: 0, score: 0 }));
+      const done = new Array<boolean>(N).fill(false);
+      let last = new Array<number>(N).fill(bos);
+      for (let t = 0; done.some((d) => !d); t++) {
+        const [values, indices] = scope(() => {
+          const logits = model.decodeStep(tensor(last, { dtype: 'int64' }), t, memory, padding, caches); // (N, V)
+          const best = F.logSoftmax(logits, -1).add(forbidden).max(1);
+          return [best.values.toArray() as number[], best.indices.toArray() as number[]];
+        });
+        for (let n = 0; n < N; n++) {
+          if (done[n]) continue;
+          out[n].logProb += values[n];
+          if (indices[n] === eos) done[n] = true;
+          else out[n].tokens.push(indices[n]);
+          if (t + 1 >= maxLengths[n]) done[n] = true;
+        }
+        last = indices;
+      }
+      for (const h of out) h.score = h.logProb;
+      return out;
+    });
+  } finally {
+    for (const cache of caches) cache.dispose();
+    for (const t of kept) t.dispose();
+    model.train(wasTraining);
+  }
+}
+
+// An additive (V,) row: 0 at the tokens the output may hold, −∞ elsewhere (padding and bos unless allowedTokens says otherwise).
+function forbiddenRow(model: TransformerModel, options: DecodeOptions): Tensor {
+  const { bos, eos } = options;
+  const allowed = options.allowedTokens === undefined ? null : new Set(options.allowedTokens);
+  const forbids = (v: number) => v !== eos && (allowed === null ? v === model.config.padIdx || v === bos : !allowed.has(v));
+  return tensor(Float32Array.from({ length: model.config.tgtVocab }, (_, v) => (forbids(v) ? -Infinity : 0)));
 }
 
 /**
@@ -111,10 +161,7 @@ export function beamSearch(model: TransformerModel, src: Tensor, options: BeamSe
       const done = new Array<boolean>(N).fill(false);
       let last = Array.from({ length: N * K }, () => bos);
       const longest = Math.max(...maxLengths);
-      // An additive (V,) row: 0 at the tokens the output may hold, −∞ elsewhere (padding and bos unless allowedTokens says otherwise).
-      const allowed = options.allowedTokens === undefined ? null : new Set(options.allowedTokens);
-      const forbids = (v: number) => v !== eos && (allowed === null ? v === model.config.padIdx || v === bos : !allowed.has(v));
-      const forbidden = tensor(Float32Array.from({ length: V }, (_, v) => (forbids(v) ? -Infinity : 0))).keep();
+      const forbidden = forbiddenRow(model, options).keep();
       kept.push(forbidden);
       for (let t = 0; t < longest && done.some((d) => !d); t++) {
         // The 2K best extensions per input (at most K of them end in eos, one per beam, so K live ones remain).

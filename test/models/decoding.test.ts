@@ -50,6 +50,13 @@ describe('decoding', () => {
       }),
     );
     assert.deepEqual(hypothesis.tokens, expected);
+    // maxLength caps the output, eos included; allowedTokens restricts it.
+    const [capped] = greedyDecode(model, tensor([src], { dtype: 'int64' }), { bos: BOS, eos: EOS, maxLength: 2 });
+    assert.deepEqual(capped.tokens, expected.slice(0, 2));
+    for (const token of [3, 4]) {
+      const [only] = greedyDecode(model, tensor([src], { dtype: 'int64' }), { bos: BOS, eos: EOS, maxLength: 5, allowedTokens: [token] });
+      assert.ok(only.tokens.every((t) => t === token), `${only.tokens} holds only ${token} (and eos ends it)`);
+    }
     const ended = hypothesis.tokens.length < 7;
     assert.ok(Math.abs(hypothesis.logProb - logProbOf(model, src, ended ? [...expected, EOS] : expected)) < 1e-4);
     model.dispose();
@@ -103,6 +110,8 @@ describe('decoding', () => {
     assertThrowsWith(() => beamSearch(model, src, { bos: BOS, eos: EOS, alpha: -1 }), /alpha must be ≥ 0/);
     assertThrowsWith(() => greedyDecode(model, tensor([3, 4], { dtype: 'int64' }), { bos: BOS, eos: EOS }), /src must be \[N, S\] token ids/);
     assertThrowsWith(() => greedyDecode(model, tensor([[3, 7]], { dtype: 'int64' }), { bos: BOS, eos: EOS }), /src holds token ids in \[3, 7\], outside the vocabulary of 5/);
+    assertThrowsWith(() => greedyDecode(model, src, { bos: BOS, eos: EOS, maxLength: 0 }), /maxLength must be a positive integer/);
+    assertThrowsWith(() => greedyDecode(model, src, { bos: BOS, eos: EOS, allowedTokens: [3, 5] }), /allowedTokens must be target token ids in \[0, 5\)/);
     src.dispose();
     model.dispose();
   });
