@@ -119,7 +119,8 @@ export class MultiheadAttention extends Module {
       const [out, weights] = nativeMultiHeadAttention(
         query.handle, key.handle, value.handle, E, this.numHeads,
         this.in_proj_weight.handle, this.in_proj_bias!.handle, this.out_proj.weight.handle, this.out_proj.bias!.handle,
-        null, false, average, null,
+        // A key-padding mask as torch.nn passes it: mask type 1 (N × S).
+        options.keyPaddingMask?.handle ?? null, false, average, (options.keyPaddingMask ?? null) === null ? null : 1,
       ) as number[];
       if (weights !== undefined && weights !== null) new Tensor(weights).dispose();
       return [new Tensor(out), null];
@@ -201,13 +202,15 @@ export class MultiheadAttention extends Module {
   /**
    * Where torch.nn.MultiheadAttention (1.13) takes its fused kernel, so does
    * this: batched self-attention in evaluation mode, batch first, with biases,
-   * no attention dropout or masks, an even number of heads, and no gradient
-   * to record.
+   * no attention dropout, no attention mask (a boolean key-padding mask is
+   * fine), an even number of heads, and no gradient to record.
    */
   private fastPathApplies(query: Tensor, key: Tensor, value: Tensor, options: MultiheadAttentionCall): boolean {
     if (this.training || !this.batchFirst || query.ndim !== 3 || query !== key || key !== value) return false;
     if (this.in_proj_bias === null || this.out_proj.bias === null || this.dropout !== 0 || this.numHeads % 2 === 1) return false;
-    if ((options.attnMask ?? null) !== null || (options.keyPaddingMask ?? null) !== null) return false;
+    if ((options.attnMask ?? null) !== null) return false;
+    const padding = options.keyPaddingMask ?? null;
+    if (padding !== null && (!(padding instanceof Tensor) || padding.dtype !== 'bool' || padding.ndim !== 2 || padding.shape[0] !== query.shape[0] || padding.shape[1] !== key.shape[1])) return false;
     if (query.dtype !== this.in_proj_weight.dtype || query.device !== 'cpu') return false;
     const tensors = [query, this.in_proj_weight, this.in_proj_bias, this.out_proj.weight, this.out_proj.bias];
     return !(isGradEnabled() && tensors.some((t) => t.requiresGrad));

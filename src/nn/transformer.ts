@@ -4,7 +4,9 @@
 // state-dict keys (encoder.layers.N.self_attn.in_proj_weight, …linear1,
 // …norm1, decoder.layers.N.multihead_attn…, encoder.norm, decoder.norm), so
 // the same weights give the same outputs in both.
+import { isGradEnabled } from '../tensor/autograd.js';
 import { full } from '../tensor/creation.js';
+import { aten } from '../tensor/native.js';
 import { cat } from '../tensor/ops.js';
 import { scope } from '../tensor/scope.js';
 import { describeValue, Tensor } from '../tensor/tensor.js';
@@ -68,6 +70,9 @@ export interface DecoderMasks {
   memoryKeyPaddingMask?: Tensor | null;
 }
 
+// PyTorch's fused encoder layer (its "fast path"): attention, feed-forward and norms in one kernel.
+const transformerEncoderLayerFwd = aten('_transformer_encoder_layer_fwd');
+
 /** Self-attention and a position-wise feed-forward layer, each with dropout, a residual connection and LayerNorm. */
 export class TransformerEncoderLayer extends Module {
   readonly options: Resolved;
@@ -95,6 +100,15 @@ export class TransformerEncoderLayer extends Module {
 
   /** src (S, N, E), or (N, S, E) with batchFirst → the same shape. */
   forward(src: Tensor, masks: EncoderMasks = {}): Tensor {
+    if (this.fastPathApplies(src, masks)) {
+      const [a, padding] = [this.self_attn, masks.srcKeyPaddingMask ?? null];
+      const weights = [
+        a.in_proj_weight, a.in_proj_bias!, a.out_proj.weight, a.out_proj.bias!, this.options.activation === 'gelu', this.options.normFirst, this.norm1.eps,
+        this.norm1.weight!, this.norm1.bias!, this.norm2.weight!, this.norm2.bias!, this.linear1.weight, this.linear1.bias!, this.linear2.weight, this.linear2.bias!,
+      ].map((w) => (w instanceof Tensor ? w.handle : w));
+      // The padding mask as torch.nn passes it: mask type 1 (key padding, N × S).
+      return new Tensor(transformerEncoderLayerFwd(src.handle, a.embedDim, a.numHeads, ...weights, padding?.handle ?? null, padding === null ? null : 1));
+    }
     return scope(() => {
       const sa = (x: Tensor) =>
         this.dropout1.forward(this.self_attn.forward(x, x, x, { attnMask: masks.mask ?? null, keyPaddingMask: masks.srcKeyPaddingMask ?? null, needWeights: false })[0]);
@@ -106,6 +120,21 @@ export class TransformerEncoderLayer extends Module {
       const x = this.norm1.forward(src.add(sa(src)));
       return this.norm2.forward(x.add(ff(x)));
     });
+  }
+
+  /**
+   * Where torch.nn.TransformerEncoderLayer (1.13) takes its fused kernel, so
+   * does this: evaluation mode, batch first, a batched input, no attention
+   * mask (a boolean key-padding mask is fine), an even number of heads, and
+   * no gradient to record.
+   */
+  private fastPathApplies(src: Tensor, masks: EncoderMasks): boolean {
+    if (this.training || !this.options.batchFirst || !(src instanceof Tensor) || src.ndim !== 3 || src.shape[2] !== this.self_attn.embedDim) return false;
+    if ((masks.mask ?? null) !== null || this.self_attn.numHeads % 2 === 1 || this.norm1.eps !== this.norm2.eps) return false;
+    const padding = masks.srcKeyPaddingMask ?? null;
+    if (padding !== null && (!(padding instanceof Tensor) || padding.dtype !== 'bool' || padding.ndim !== 2 || padding.shape[0] !== src.shape[0] || padding.shape[1] !== src.shape[1])) return false;
+    if (src.dtype !== this.self_attn.in_proj_weight.dtype || src.device !== 'cpu') return false;
+    return !(isGradEnabled() && (src.requiresGrad || this.parameters().some((p) => p.requiresGrad)));
   }
 }
 

@@ -157,6 +157,36 @@ describe('Transformer: bad input', () => {
   });
 });
 
+describe("torch.nn's fused encoder layer", () => {
+  test('in evaluation mode without gradients the fused kernel gives the composed layers\' output, with and without a padding mask, post-norm and pre-norm, relu and gelu', () => {
+    for (const options of [{ normFirst: false, activation: 'relu' as const }, { normFirst: true, activation: 'gelu' as const }]) {
+      manualSeed(3);
+      const layer = new TransformerEncoderLayer(16, 4, { dimFeedforward: 32, batchFirst: true, ...options });
+      layer.eval();
+      const x = randn([3, 5, 16]);
+      const padding = tensor([[false, false, false, false, false], [false, false, false, true, true], [false, true, true, true, true]]);
+      const takesFastPath = (masks: object) => (layer as unknown as { fastPathApplies(x: Tensor, m: object): boolean }).fastPathApplies(x, masks);
+      for (const masks of [{}, { srcKeyPaddingMask: padding }]) {
+        assert.ok(noGrad(() => takesFastPath(masks)) && !takesFastPath(masks), 'the fused kernel runs without gradients only');
+        const fused = noGrad(() => layer.forward(x, masks));
+        const composed = layer.forward(x, masks); // parameters that require grad, with grad enabled: the composed path
+        assert.ok(composed.requiresGrad, 'the composed path records the graph');
+        assertClose(fused, composed.detach(), { atol: 1e-5, rtol: 1e-5 }, `${JSON.stringify(options)} ${'srcKeyPaddingMask' in masks ? 'padded' : 'unpadded'}`);
+        fused.dispose();
+        composed.dispose();
+      }
+      // An attention mask, a float padding mask or training mode keep the composed path, as in torch.nn.
+      const causal = generateSquareSubsequentMask(5);
+      const floatPadding = zeros([3, 5]);
+      assert.ok(noGrad(() => !takesFastPath({ mask: causal }) && !takesFastPath({ srcKeyPaddingMask: floatPadding })));
+      layer.train();
+      assert.ok(noGrad(() => !takesFastPath({})));
+      for (const t of [x, padding, causal, floatPadding]) t.dispose();
+      layer.dispose();
+    }
+  });
+});
+
 describe('TransformerDecoder.forwardStep', () => {
   test('pre-norm and post-norm: step by step with cached keys and values equals the causal full pass, to 1e-5', () => {
     for (const normFirst of [false, true]) {
