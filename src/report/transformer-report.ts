@@ -41,7 +41,7 @@ td.wrong { color: #b00; } .note { background: #fff8e5; border-left: 4px solid #e
 dropout ${c.dropout}, sinusoidal positions, one 71-token vocabulary for letters and phonemes with all three matrices tied; ${model.parameters.toLocaleString('en-US')} parameters)
 trained on CMUdict: ${result.data.trainWords.toLocaleString('en-US')} training words (${result.data.trainPairs.toLocaleString('en-US')} pronunciations), the split by
 FNV-1a of the word, stress removed. The paper's recipe: batches of about ${o.maxTokens.toLocaleString('en-US')} tokens, label smoothing ε = ${o.labelSmoothing},
-Adam β (0.9, 0.98) ε 1e-9, lr = d^−0.5 · min(s^−0.5, s · ${o.warmupSteps}^−1.5) (the paper's 4,000 warm-up steps scaled to a run of ${t.steps.toLocaleString('en-US')} steps),
+Adam β (0.9, 0.98) ε 1e-9, lr = ${o.lrFactor} · d^−0.5 · min(s^−0.5, s · ${o.warmupSteps}^−1.5) (the paper's 4,000 warm-up steps scaled to a run of ${t.steps.toLocaleString('en-US')} steps),
 ${o.minutes} minutes of training (${t.epochs.length} epochs), then the average of the last ${t.averagedSteps.length} checkpoints, written every ${o.snapshotMinutes} minutes.
 Whole run ${(result.totalSeconds / 60).toFixed(1)} min.</p>
 
@@ -60,7 +60,7 @@ ${publishedRows.join('\n')}</tbody></table>
 
 <h2>Table 3 at this scale</h2>
 <p>Each row trains a smaller model (d_model ${o.ablationModel.dModel}, d_ff ${o.ablationModel.dimFeedforward}, N ${o.ablationModel.numEncoderLayers} + ${o.ablationModel.numDecoderLayers})
-for ${o.ablationMinutes} minutes from the same seed, changing one thing from the base row, as the paper's Table 3 does; perplexity and greedy WER and PER on validation.
+for ${o.ablationMinutes} minutes from the same seed (warm-up ${o.ablationWarmupSteps} steps), changing one thing from the base row, as the paper's Table 3 does; perplexity and greedy WER and PER on validation.
 The paper: one head is 0.9 BLEU worse than eight (A); learned positional embeddings are level with sinusoids (E); without label smoothing perplexity is lower (4.67 against 4.92) but BLEU worse (D).</p>
 <table><thead><tr><th>row</th><th>change</th><th>parameters</th><th>steps</th><th>perplexity</th><th>WER</th><th>PER</th></tr></thead><tbody>${table3Rows.join('\n')}</tbody></table>
 

@@ -53,6 +53,8 @@ test("the counts equal the papers' and torchvision's", () => {
     // Vaswani et al., Table 3: 65M and 213M (with the shared 37,000-token vocabulary and tied matrices).
     transformer_base: 63_084_544,
     transformer_big: 214_249_472,
+    // The G2P model: 71 tokens × 256 once (tied), 3 encoder layers of 789,760 and 3 decoder layers of 1,053,440, the two final norms.
+    transformer_g2p: 5_548_800,
   };
   for (const [name, count] of Object.entries(published)) assert.equal(getModelEntry(name).parameterCount, count, name);
 });
@@ -62,7 +64,7 @@ test('every entry names its task, and the classifiers their configuration', () =
   assert.deepEqual(listModels('image-generation'), ['gan_mnist_generator']);
   assert.deepEqual(listModels('real-fake-discrimination'), ['gan_mnist_discriminator']);
   assert.deepEqual(listModels('masked-image-modeling'), ['mae_vit_base_patch16', 'mae_vit_huge_patch14', 'mae_vit_large_patch16', 'mae_vit_tiny_mnist']);
-  assert.deepEqual(listModels('sequence-to-sequence'), ['transformer_base', 'transformer_big']);
+  assert.deepEqual(listModels('sequence-to-sequence'), ['transformer_base', 'transformer_big', 'transformer_g2p']);
   assert.throws(() => getModelEntry('gan_mnist_generator', 'image-classification'), /'gan_mnist_generator' is a model for image-generation, not image-classification/);
   for (const name of listModels('image-classification')) {
     const { config, inputSize, numClasses } = getModelEntry(name, 'image-classification');
