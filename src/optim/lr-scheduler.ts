@@ -313,9 +313,13 @@ export class InverseSqrtLR extends LRScheduler {
     this.initialStep();
   }
 
+  /** The rate of update `step` (counted from 1). */
+  rateAt(step: number): number {
+    return this.factor * this.dModel ** -0.5 * Math.min(step ** -0.5, step * this.warmupSteps ** -1.5);
+  }
+
   protected override getLr(): number[] {
-    const s = this.lastEpoch + 1;
-    const lr = this.factor * this.dModel ** -0.5 * Math.min(s ** -0.5, s * this.warmupSteps ** -1.5);
+    const lr = this.rateAt(this.lastEpoch + 1);
     return this.baseLrs.map(() => lr);
   }
 

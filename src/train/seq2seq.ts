@@ -116,7 +116,7 @@ export interface TrainTransformerOptions {
 }
 
 export interface TrainTransformerResult extends FitResult {
-  /** The learning rate of every step. */
+  /** The learning rate of every step (of the whole run when resumed). */
   lrs: number[];
   /** The snapshot files averaged into the final weights (none without a snapshot folder). */
   averaged: string[];
@@ -131,11 +131,8 @@ export function trainTransformer(o: TrainTransformerOptions): TrainTransformerRe
   const loader = tokenBatchLoader(new TokenBatchDataset(o.pairs, o.maxTokens, model.config.padIdx), o.seed);
   const optimizer = new Adam(model.parameters(), { lr: 0, betas: [0.9, 0.98], eps: 1e-9 });
   const schedule = new InverseSqrtLR(optimizer, { dModel: model.config.dModel, warmupSteps: o.warmupSteps, factor: o.lrFactor });
-  const lrs: number[] = [];
   const snapshots = o.snapshotDir === undefined ? null : new Snapshots(o.snapshotDir, averageLast);
   let lastSnapshot = performance.now();
-  // fit reports the lr after the schedule's step, the next step's; this is the one each step used.
-  let used = optimizer.paramGroups[0].lr as number;
   try {
     const result = fit({
       model,
@@ -150,8 +147,6 @@ export function trainTransformer(o: TrainTransformerOptions): TrainTransformerRe
       checkpointEvery: o.checkpointEvery,
       resume: o.resume,
       onStep: (info) => {
-        lrs.push(used);
-        used = info.lr;
         if (snapshots !== null && performance.now() - lastSnapshot >= o.snapshotSeconds! * 1000) {
           snapshots.write(model, info.globalStep + 1);
           lastSnapshot = performance.now();
@@ -170,6 +165,8 @@ export function trainTransformer(o: TrainTransformerOptions): TrainTransformerRe
         for (const t of mean.values()) t.dispose();
       }
     }
+    // The rate of every update, those before a resumption included.
+    const lrs = result.losses.map((_, i) => schedule.rateAt(i + 1));
     return { ...result, lrs, averaged };
   } finally {
     optimizer.dispose();

@@ -95,14 +95,15 @@ describe('the objective and the schedule', () => {
     manualSeed(0);
     const model = transformerModel('transformer_g2p', TINY);
     const snapshotDir = join(dir, 'snapshots');
+    const optimizerLrs: number[] = []; // the optimizer's rate after each step: the next step's
     const run = trainTransformer({
       model, pairs: g2pPairs(entries), maxTokens: 512, epochs: 150, warmupSteps: 40, lrFactor: 0.25, labelSmoothing: 0.1, seed: 0,
-      snapshotDir, snapshotSeconds: 1e-6, averageLast: 3,
+      snapshotDir, snapshotSeconds: 1e-6, averageLast: 3, onStep: (info) => optimizerLrs.push(info.lr),
     });
-    run.lrs.forEach((lr, i) => {
-      const s = i + 1;
-      assert.ok(Math.abs(lr - 0.25 * 64 ** -0.5 * Math.min(s ** -0.5, s * 40 ** -1.5)) < 1e-9, `step ${s}: lr ${lr}`);
-    });
+    const rate = (s: number) => 0.25 * 64 ** -0.5 * Math.min(s ** -0.5, s * 40 ** -1.5);
+    assert.equal(run.lrs.length, run.losses.length);
+    run.lrs.forEach((lr, i) => assert.ok(Math.abs(lr - rate(i + 1)) < 1e-9, `step ${i + 1}: lr ${lr}`));
+    optimizerLrs.forEach((lr, i) => assert.ok(Math.abs(lr - rate(i + 2)) < 1e-9, `after step ${i + 1}: the optimizer's lr ${lr}`));
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
     assert.ok(mean(run.losses.slice(-20)) < 0.5 * mean(run.losses.slice(0, 20)), `loss ${mean(run.losses.slice(0, 20))} → ${mean(run.losses.slice(-20))}`);
     // Snapshots after every step: the newest three are kept and averaged into the model.
