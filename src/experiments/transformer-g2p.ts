@@ -15,7 +15,7 @@ import { Random } from '../data/random.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { loadSafetensors, saveSafetensors } from '../io/safetensors.js';
 import { pronounce } from '../models/g2p.js';
-import { transformerConfig, transformerModel, transformerParameterCount, TRANSFORMER_PRESETS, type TransformerModel, type TransformerModelConfig } from '../models/transformer.js';
+import { transformerModel, transformerParameterCount, TRANSFORMER_PRESETS, type TransformerModel, type TransformerModelConfig } from '../models/transformer.js';
 import { padSequences, sequencePerplexity, trainTransformer, type SequencePair } from '../train/seq2seq.js';
 import type { ExperimentCallbacks } from './experiment.js';
 
@@ -211,7 +211,6 @@ export function runTransformerG2p(options: TransformerG2pOptions, callbacks: Exp
   ];
   const table3 = (o.ablationMinutes > 0 ? rows : []).map((row) => {
     manualSeed(o.seed);
-    const config = transformerConfig(TRANSFORMER_PRESETS.transformer_g2p, { ...o.ablationModel, ...row.config });
     const m = transformerModel('transformer_g2p', { ...o.ablationModel, ...row.config });
     const rowBudget = o.ablationMinutes * 60;
     callbacks.phase?.({ name: `Table 3 ${row.name}`, total: Math.round(rowBudget), unit: 's' });
@@ -222,7 +221,7 @@ export function runTransformerG2p(options: TransformerG2pOptions, callbacks: Exp
         onStep: () => callbacks.progress?.(Math.min(Math.round(rowBudget), Math.round((performance.now() - t) / 1000))),
       });
       const score = scoreOf(m, validationWords, 1);
-      const result: Table3Row = { ...row, parameters: transformerParameterCount(config), steps: r.losses.length, perplexity: sequencePerplexity(m, validationPairs, o.maxTokens).perplexity, wer: score.wer, per: score.per };
+      const result: Table3Row = { ...row, parameters: transformerParameterCount(m.config), steps: r.losses.length, perplexity: sequencePerplexity(m, validationPairs, o.maxTokens).perplexity, wer: score.wer, per: score.per };
       log(`Table 3 ${row.name} ${row.change}: ${result.steps} steps, validation perplexity ${result.perplexity.toFixed(3)}, WER ${pct(result.wer)}, PER ${pct(result.per)}`);
       return result;
     } finally {
