@@ -60,7 +60,7 @@ ${publishedRows.join('\n')}</tbody></table>
 
 <h2>Table 3 at this scale</h2>
 <p>Each row trains a smaller model (d_model ${o.ablationModel.dModel}, d_ff ${o.ablationModel.dimFeedforward}, N ${o.ablationModel.numEncoderLayers} + ${o.ablationModel.numDecoderLayers})
-for ${o.ablationMinutes} minutes from the same seed (warm-up ${o.ablationWarmupSteps} steps), changing one thing from the base row, as the paper's Table 3 does; perplexity and greedy WER and PER on validation.
+for ${o.ablationSteps} steps from the same seed (warm-up ${o.ablationWarmupSteps} steps), changing one thing from the base row, as the paper's Table 3 does; perplexity and greedy WER and PER on validation.
 The paper: one head is 0.9 BLEU worse than eight (A); learned positional embeddings are level with sinusoids (E); without label smoothing perplexity is lower (4.67 against 4.92) but BLEU worse (D).</p>
 <table><thead><tr><th>row</th><th>change</th><th>parameters</th><th>steps</th><th>perplexity</th><th>WER</th><th>PER</th></tr></thead><tbody>${table3Rows.join('\n')}</tbody></table>
 

@@ -95,6 +95,8 @@ export interface TrainTransformerOptions {
   epochs: number;
   /** Stops after the step during which this many seconds have passed. */
   maxSeconds?: number;
+  /** Stops after this many updates in all (the paper's Table 3 trains every row for the same number of steps). */
+  maxSteps?: number;
   /** The schedule's warm-up (the paper: 4,000 steps) and a constant factor on its rate (the paper: 1). */
   warmupSteps: number;
   lrFactor: number;
@@ -140,6 +142,7 @@ export function trainTransformer(o: TrainTransformerOptions): TrainTransformerRe
       optimizer,
       epochs: o.epochs,
       maxSeconds: o.maxSeconds,
+      maxSteps: o.maxSteps,
       schedule,
       scheduleEvery: 'step',
       loss: sequenceLoss({ labelSmoothing: o.labelSmoothing, padIdx: model.config.padIdx }),

@@ -69,13 +69,15 @@ export interface FitOptions {
   saveCheckpoints?: boolean;
   /** A wall-clock budget: training stops after the step during which it runs out (the epoch is then recorded as cut short). */
   maxSeconds?: number;
+  /** A budget of steps, counted over the whole run (a resumed run continues the count): training stops after the step that reaches it. */
+  maxSteps?: number;
   onStep?: (info: StepInfo) => void;
   onEpoch?: (info: EpochInfo) => void;
 }
 
 export interface FitResult {
   epochs: EpochInfo[];
-  /** True when maxSeconds ended training before `epochs` were done. */
+  /** True when maxSeconds or maxSteps ended training before `epochs` were done. */
   stoppedEarly: boolean;
   /** Every step's training loss, across epochs (including those before a resume). */
   losses: number[];
@@ -97,6 +99,7 @@ export function fit(options: FitOptions): FitResult {
   const { model, loader, optimizer, epochs } = options;
   if (!Number.isInteger(epochs) || epochs < 0) throw new RangeError(`fit: epochs must be a non-negative integer, got ${epochs}`);
   if (options.maxSeconds !== undefined && !(options.maxSeconds > 0)) throw new RangeError(`fit: maxSeconds must be > 0, got ${options.maxSeconds}`);
+  if (options.maxSteps !== undefined && (!Number.isInteger(options.maxSteps) || options.maxSteps < 1)) throw new RangeError(`fit: maxSteps must be a positive integer, got ${options.maxSteps}`);
   // Each rank would stop on its own clock, and the others would wait for it in the next all-reduce.
   if (options.maxSeconds !== undefined && model instanceof DistributedDataParallel) throw new TypeError('fit: maxSeconds cannot stop the ranks of DistributedDataParallel together; give a number of epochs');
   if (options.checkpointEvery !== undefined && (!Number.isInteger(options.checkpointEvery) || options.checkpointEvery < 1))
@@ -131,8 +134,13 @@ export function fit(options: FitOptions): FitResult {
     });
   };
 
+  const maxSteps = options.maxSteps ?? Infinity;
   let globalStep = result.losses.length;
   for (let epoch = startEpoch; epoch < epochs; epoch++) {
+    if (globalStep >= maxSteps) {
+      result.stoppedEarly = true;
+      break;
+    }
     const started = performance.now();
     const firstStep = loader.stateDict().batch;
     let epochLoss = 0;
@@ -158,7 +166,7 @@ export function fit(options: FitOptions): FitResult {
       step++;
       globalStep++;
       if (options.checkpointEvery !== undefined && globalStep % options.checkpointEvery === 0 && step < stepsPerEpoch) checkpoint(epoch, step);
-      if (performance.now() >= deadline) {
+      if (performance.now() >= deadline || globalStep >= maxSteps) {
         result.stoppedEarly = true;
         break;
       }

@@ -100,13 +100,13 @@ test('g2p refuses bad input with a clear error, and leaves the input file alone'
 test('reproduce transformer: a short run writes the model, results.json and report.html; netlab g2p reads the model', () => {
   const out = join(dir, 'reproduce');
   const run = netlabRunner({ timeout: 300_000 })(
-    'reproduce', 'transformer', '--out', out, '--minutes', '0.05', '--ablation-minutes', '0.01', '--test-n', '12', '--validation-n', '12', '--snapshot-minutes', '0.01', '--max-tokens', '1024', '--json',
+    'reproduce', 'transformer', '--out', out, '--minutes', '0.05', '--ablation-steps', '2', '--test-n', '12', '--validation-n', '12', '--snapshot-minutes', '0.01', '--max-tokens', '1024', '--json',
   );
   assert.equal(run.code, 0, run.stderr);
   const result = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
   assert.equal(result.data.testWords, 12);
   for (const decoding of ['greedy', 'beam']) assert.ok(result.test[decoding].wer >= 0 && result.test[decoding].wer <= 1 && result.test[decoding].per >= 0, decoding);
-  assert.deepEqual(result.table3.map((r: { name: string }) => r.name), ['base', '(A)', '(D)', '(E)']);
+  assert.deepEqual(result.table3.map((r: { name: string; steps: number }) => [r.name, r.steps]), [['base', 2], ['(A)', 2], ['(D)', 2], ['(E)', 2]]);
   assert.ok(result.training.averagedSteps.length >= 1 && result.training.steps === result.training.lrs.length);
   assert.equal(result.attention.length, 6);
   assert.ok(result.attention[0].weights.length === result.attention[0].phonemes.length && result.attention[0].weights[0].length === result.attention[0].letters.length);
@@ -126,6 +126,7 @@ test('reproduce transformer refuses impossible settings before training', () => 
     [['--max-tokens', '10'], /--max-tokens must be >= 256/],
     [['--average-last', '0'], /--average-last must be >= 1/],
     [['--test-n', '0'], /--test-n must be >= 1/],
+    [['--ablation-steps', '1.5'], /--ablation-steps must be a whole number/],
   ];
   for (const [args, pattern] of cases) {
     const run = netlab('reproduce', 'transformer', '--out', join(dir, 'never'), ...args);

@@ -81,3 +81,34 @@ test('fit learns a separable problem, evaluate restores the mode, and nothing le
   y.dispose();
   assert.equal(liveTensors(), before);
 });
+
+test('maxSteps stops training after that many steps, counted across a resumption', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'netlab-fit-'));
+  try {
+    const full = setup();
+    const uninterrupted = fit({ model: full.model, loader: full.loader, optimizer: full.optimizer, schedule: full.schedule, epochs: 3 });
+    const path = join(dir, 'run.safetensors');
+    const first = setup();
+    const stopped = fit({ model: first.model, loader: first.loader, optimizer: first.optimizer, schedule: first.schedule, epochs: 3, maxSteps: 10, checkpointPath: path, checkpointEvery: 4 });
+    assert.equal(stopped.stoppedEarly, true);
+    assert.deepEqual(stopped.losses, uninterrupted.losses.slice(0, 10));
+    // The budget stop leaves the checkpoint of step 8; a larger budget continues from it to step 14 in all.
+    const second = setup();
+    const resumed = fit({ model: second.model, loader: second.loader, optimizer: second.optimizer, schedule: second.schedule, epochs: 3, maxSteps: 14, checkpointPath: path, resume: true });
+    assert.deepEqual(resumed.resumedFrom, { epoch: 1, step: 2 });
+    assert.deepEqual(resumed.losses, uninterrupted.losses.slice(0, 14));
+    // A budget already spent trains nothing (the resumed run above left the checkpoint of its epoch's end, step 12).
+    const third = setup();
+    const spent = fit({ model: third.model, loader: third.loader, optimizer: third.optimizer, epochs: 3, maxSteps: 6, checkpointPath: path, resume: true });
+    assert.deepEqual(spent.losses, uninterrupted.losses.slice(0, 12));
+    assert.equal(spent.stoppedEarly, true);
+    for (const bad of [0, 2.5, -1]) assert.throws(() => fit({ model: full.model, loader: full.loader, optimizer: full.optimizer, epochs: 1, maxSteps: bad }), /fit: maxSteps must be a positive integer, got/);
+    for (const s of [full, first, second, third]) {
+      s.model.dispose();
+      s.optimizer.dispose();
+      s.dispose();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
