@@ -185,30 +185,3 @@ export function decodePhonemes(ids: readonly number[]): string[] {
   }
   return out;
 }
-
-/**
- * Batches by token count (the paper's batching, §5.1): the pairs sorted by
- * length, cut into runs whose padded source plus target tokens stay within
- * `maxTokens`, the runs shuffled by `shuffle` (a random permutation of their
- * count, or none). Returns each batch's pair indices.
- */
-export function tokenBatches(lengths: readonly { src: number; tgt: number }[], maxTokens: number, shuffle?: (n: number) => ArrayLike<number>): number[][] {
-  if (!Number.isInteger(maxTokens) || maxTokens < 1) throw new RangeError(`tokenBatches: maxTokens must be a positive integer, got ${maxTokens}`);
-  const order = lengths.map((_, i) => i).sort((a, b) => lengths[a].src - lengths[b].src || lengths[a].tgt - lengths[b].tgt || a - b);
-  const batches: number[][] = [];
-  let batch: number[] = [];
-  let [maxSrc, maxTgt] = [0, 0];
-  for (const i of order) {
-    const [s, t] = [Math.max(maxSrc, lengths[i].src), Math.max(maxTgt, lengths[i].tgt)];
-    if (batch.length > 0 && (batch.length + 1) * (s + t) > maxTokens) {
-      batches.push(batch);
-      batch = [];
-      [maxSrc, maxTgt] = [0, 0];
-    }
-    batch.push(i);
-    maxSrc = Math.max(maxSrc, lengths[i].src);
-    maxTgt = Math.max(maxTgt, lengths[i].tgt);
-  }
-  if (batch.length > 0) batches.push(batch);
-  return shuffle === undefined ? batches : Array.from(shuffle(batches.length), (j) => batches[j]);
-}

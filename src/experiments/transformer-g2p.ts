@@ -16,7 +16,8 @@ import { writeFileAtomic } from '../io/atomic.js';
 import { loadSafetensors, saveSafetensors } from '../io/safetensors.js';
 import { pronounce } from '../models/g2p.js';
 import { transformerModel, transformerParameterCount, TRANSFORMER_PRESETS, type TransformerModel, type TransformerModelConfig } from '../models/transformer.js';
-import { padSequences, sequencePerplexity, trainTransformer, type SequencePair } from '../train/seq2seq.js';
+import { padSequences, type SequencePair } from '../data/sequence.js';
+import { sequencePerplexity, trainTransformer } from '../train/seq2seq.js';
 import type { ExperimentCallbacks } from './experiment.js';
 
 export const TRANSFORMER_G2P_DEFAULTS = {

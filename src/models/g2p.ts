@@ -6,7 +6,7 @@ import { describeValue } from '../tensor/tensor.js';
 import { decodePhonemes, encodeWord, G2P_SPECIALS, G2P_VOCAB, GRAPHEMES } from '../data/cmudict.js';
 import { beamSearch, greedyDecode } from './decoding.js';
 import type { TransformerModel } from './transformer.js';
-import { padSequences } from '../train/seq2seq.js';
+import { padSequences } from '../data/sequence.js';
 
 // The output is phonemes: the ids after the specials and the letters.
 const PHONEME_TOKENS = G2P_VOCAB.map((_, id) => id).filter((id) => id >= G2P_SPECIALS.length + GRAPHEMES.length);

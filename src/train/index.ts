@@ -3,3 +3,4 @@ export {
   trainGan, GAN_TRAINING_DEFAULTS, ganLearningRate, ganMomentum, discriminatorLoss, generatorLoss,
   type GanTrainingOptions, type GanTrainingResult, type GanStepInfo, type GanEpochInfo, type GeneratorObjective, type GanUpdate,
 } from './gan.js';
+export { trainTransformer, sequenceLoss, sequencePerplexity, averageCheckpoints, type TrainTransformerOptions, type TrainTransformerResult } from './seq2seq.js';

@@ -7,72 +7,16 @@ import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { noGrad } from '../tensor/autograd.js';
-import { tensor } from '../tensor/creation.js';
 import { scope } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
 import * as F from '../nn/functional.js';
 import type { StateDict } from '../nn/module.js';
 import { Adam } from '../optim/adam.js';
 import { InverseSqrtLR } from '../optim/lr-scheduler.js';
-import { DataLoader, type Dataset } from '../data/dataset.js';
-import { tokenBatches } from '../data/cmudict.js';
+import { TokenBatchDataset, tokenBatchLoader, type SequencePair } from '../data/sequence.js';
 import { loadSafetensors, saveSafetensors } from '../io/safetensors.js';
 import type { TransformerModel } from '../models/transformer.js';
 import { fit, type FitResult, type LossFn, type StepInfo } from './trainer.js';
-
-/** A training pair: source token ids, and target ids from bos to eos. */
-export interface SequencePair {
-  src: readonly number[];
-  tgt: readonly number[];
-}
-
-/** Sequences of ids as one int64 [N, L] tensor, right-padded with `padIdx`. */
-export function padSequences(sequences: readonly (readonly number[])[], padIdx: number): Tensor {
-  if (sequences.length === 0) throw new RangeError('padSequences: no sequences');
-  const length = Math.max(...sequences.map((s) => s.length));
-  if (length === 0) throw new RangeError('padSequences: every sequence is empty');
-  const data = new Array<number>(sequences.length * length).fill(padIdx);
-  sequences.forEach((s, i) => s.forEach((id, j) => (data[i * length + j] = id)));
-  return tensor(data, { dtype: 'int64' }).view(sequences.length, length);
-}
-
-/**
- * Pairs in batches of about `maxTokens` padded source plus target tokens
- * (the paper's batching, §5.1): pairs of similar length together, each batch
- * one example of this dataset, so a DataLoader with batch size 1 shuffles the
- * batches' order every epoch and checkpoints where it stands. `get(i)` gives
- * [src [B, S], tgt [B, T]].
- */
-export class TokenBatchDataset implements Dataset<Tensor[]> {
-  readonly batches: readonly number[][];
-
-  constructor(
-    readonly pairs: readonly SequencePair[],
-    readonly maxTokens: number,
-    readonly padIdx = 0,
-  ) {
-    if (pairs.length === 0) throw new RangeError('TokenBatchDataset: no pairs');
-    pairs.forEach((p, i) => {
-      if (p.src.length === 0 || p.tgt.length < 2) throw new RangeError(`TokenBatchDataset: pair ${i} needs a non-empty source and a target of at least bos and eos, got ${p.src.length} and ${p.tgt.length} tokens`);
-    });
-    this.batches = tokenBatches(pairs.map((p) => ({ src: p.src.length, tgt: p.tgt.length })), maxTokens);
-  }
-
-  get length(): number {
-    return this.batches.length;
-  }
-
-  get(index: number): Tensor[] {
-    const batch = this.batches[index];
-    if (batch === undefined) throw new RangeError(`TokenBatchDataset.get: index ${index} is out of range for ${this.batches.length} batches`);
-    return [padSequences(batch.map((i) => this.pairs[i].src), this.padIdx), padSequences(batch.map((i) => this.pairs[i].tgt), this.padIdx)];
-  }
-}
-
-/** A loader over the batches of a TokenBatchDataset, their order shuffled every epoch. */
-export function tokenBatchLoader(dataset: TokenBatchDataset, seed: number): DataLoader {
-  return new DataLoader(dataset, { batchSize: 1, shuffle: true, seed, collate: (items) => items[0] });
-}
 
 /**
  * The teacher-forced objective: the decoder reads tgt[:, :-1] and predicts

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { decodePhonemes, editDistance, encodePhonemes, encodeWord, fnv1a32, G2P_VOCAB, g2pScore, g2pSplitOf, loadCmudict, PHONEMES, tokenBatches } from '../../src/data/cmudict.js';
+import { decodePhonemes, editDistance, encodePhonemes, encodeWord, fnv1a32, G2P_VOCAB, g2pScore, g2pSplitOf, loadCmudict, PHONEMES } from '../../src/data/cmudict.js';
 import { assertThrowsWith } from '../helpers.js';
 
 let dir: string;
@@ -76,17 +76,4 @@ test('the G2P vocabulary: words to letter ids and eos, phonemes to bos, ids and 
   assertThrowsWith(() => encodeWord('naïve'), /has the character "Ï"/);
   assertThrowsWith(() => encodePhonemes(['K', 'Q']), /'Q' is not one of CMUdict's 39 phonemes/);
   assertThrowsWith(() => decodePhonemes([1, 5, 2]), /token 5 \(C\) is not a phoneme/);
-});
-
-test('tokenBatches: every pair once, padded tokens within the budget, similar lengths together', () => {
-  const lengths = Array.from({ length: 500 }, (_, i) => ({ src: 2 + ((i * 7) % 13), tgt: 3 + ((i * 5) % 11) }));
-  const batches = tokenBatches(lengths, 200);
-  assert.deepEqual(batches.flat().sort((a, b) => a - b), lengths.map((_, i) => i));
-  for (const batch of batches) {
-    const padded = batch.length * (Math.max(...batch.map((i) => lengths[i].src)) + Math.max(...batch.map((i) => lengths[i].tgt)));
-    assert.ok(padded <= 200 || batch.length === 1, `a batch of ${batch.length} pairs pads to ${padded} tokens`);
-  }
-  const shuffled = tokenBatches(lengths, 200, (n) => Array.from({ length: n }, (_, i) => n - 1 - i));
-  assert.deepEqual(shuffled, [...batches].reverse());
-  assertThrowsWith(() => tokenBatches(lengths, 0), /maxTokens must be a positive integer/);
 });

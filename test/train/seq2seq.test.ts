@@ -1,4 +1,4 @@
-// Training the paper's model: token batches, the label-smoothed teacher-forced
+// Training the paper's model: the label-smoothed teacher-forced
 // loss, the schedule, checkpoint averaging, perplexity, and a small model that
 // learns real CMUdict pronunciations; pronounce() and the learned-position
 // variant.
@@ -15,7 +15,7 @@ import { saveSafetensors } from '../../src/io/safetensors.js';
 import { pronounce } from '../../src/models/g2p.js';
 import { transformerModel, transformerParameterCount, TRANSFORMER_PRESETS } from '../../src/models/transformer.js';
 import { g2pPairs } from '../../src/experiments/transformer-g2p.js';
-import { averageCheckpoints, padSequences, sequenceLoss, sequencePerplexity, TokenBatchDataset, tokenBatchLoader, trainTransformer } from '../../src/train/seq2seq.js';
+import { averageCheckpoints, sequenceLoss, sequencePerplexity, trainTransformer } from '../../src/train/seq2seq.js';
 import { assertClose, assertThrowsWith } from '../helpers.js';
 
 // transformer_g2p's vocabulary at a size that trains in seconds.
@@ -24,42 +24,6 @@ const TINY = { dModel: 64, nhead: 4, numEncoderLayers: 1, numDecoderLayers: 1, d
 let dir: string;
 before(() => (dir = mkdtempSync(join(tmpdir(), 'netlab-seq2seq-'))));
 after(() => rmSync(dir, { recursive: true, force: true }));
-
-describe('token batches', () => {
-  test('padSequences right-pads with the padding id; TokenBatchDataset keeps every pair once within the token budget', () => {
-    const padded = padSequences([[5, 6, 7], [8]], 0);
-    assert.deepEqual(padded.toArray(), [[5, 6, 7], [8, 0, 0]]);
-    padded.dispose();
-    const pairs = Array.from({ length: 50 }, (_, i) => ({ src: Array.from({ length: 2 + (i % 7) }, () => 3), tgt: [1, ...Array.from({ length: 1 + (i % 5) }, () => 40), 2] }));
-    const dataset = new TokenBatchDataset(pairs, 60);
-    assert.deepEqual(dataset.batches.flat().sort((a, b) => a - b), pairs.map((_, i) => i));
-    for (let i = 0; i < dataset.length; i++) {
-      const [src, tgt] = dataset.get(i);
-      assert.equal(src.dtype, 'int64');
-      assert.equal(src.shape[0], tgt.shape[0]);
-      assert.ok(src.shape[0] * (src.shape[1] + tgt.shape[1]) <= 60, `batch ${i}: ${src.shape} + ${tgt.shape} exceeds 60 tokens`);
-      src.dispose();
-      tgt.dispose();
-    }
-    assertThrowsWith(() => new TokenBatchDataset([{ src: [], tgt: [1, 2] }], 60), /pair 0 needs a non-empty source/);
-    assertThrowsWith(() => dataset.get(dataset.length), /out of range/);
-  });
-
-  test('the loader hands out each batch once per epoch, in an order that changes between epochs', () => {
-    const pairs = Array.from({ length: 40 }, (_, i) => ({ src: [3 + (i % 20)], tgt: [1, 40, 2] }));
-    const loader = tokenBatchLoader(new TokenBatchDataset(pairs, 16), 0);
-    const epoch = () => [...loader].map(([src, tgt]) => {
-      const first = src.toArray() as number[][];
-      src.dispose();
-      tgt.dispose();
-      return first.map((r) => r[0]).join(',');
-    });
-    const [a, b] = [epoch(), epoch()];
-    assert.equal(a.length, loader.length);
-    assert.deepEqual([...a].sort(), [...b].sort());
-    assert.notDeepEqual(a, b);
-  });
-});
 
 describe('the objective and the schedule', () => {
   test('sequenceLoss: the decoder reads tgt without its last token and predicts tgt without bos; ε-smoothed cross-entropy over non-padding tokens', () => {
