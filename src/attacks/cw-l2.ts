@@ -1,0 +1,203 @@
+// C&W L2: Carlini & Wagner, "Towards Evaluating the Robustness of Neural
+// Networks" (IEEE S&P 2017), §V.A. It minimises ‖x' − x‖₂² + c·f(x') over
+// w, where x' = ½(tanh(w) + 1) keeps x' in the box (scaled to any box), with
+// the paper's best objective f6 over the logits Z:
+//
+//   targeted at t:    f(x') = max(max_{i≠t} Z_i − Z_t, −κ)
+//   untargeted from y: f(x') = max(Z_y − max_{i≠y} Z_i, −κ)
+//
+// Adam runs on w for each value of c, and a binary search over c per example
+// finds the smallest c that succeeds (×10 until the first success, as
+// Carlini's code). Every example keeps the closest success of all its steps.
+import { enableGrad, noGrad } from '../tensor/autograd.js';
+import { full, zeros } from '../tensor/creation.js';
+import { where } from '../tensor/ops.js';
+import { scope } from '../tensor/scope.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { Adam } from '../optim/adam.js';
+import { advance, Attack, perExample, type AttackCore, type AttackOptions } from './attack.js';
+
+export interface CWL2Options extends AttackOptions {
+  /** κ, the confidence: a success needs the goal's logit ahead by at least κ (0: just ahead). */
+  kappa?: number;
+  /** Values of c tried per example (the binary search). Carlini's code: 9; the paper: 20 (CW_PAPER). */
+  searchSteps?: number;
+  /** Adam steps per value of c. */
+  maxIterations?: number;
+  /** c of the first search step. */
+  initialConst?: number;
+  /** Adam's learning rate on w. */
+  lr?: number;
+  /** Stops a search step when the loss has not fallen by 0.01% over a tenth of maxIterations. */
+  abortEarly?: boolean;
+}
+
+/** Defaults of Carlini's reference code (nn_robust_attacks, l2_attack.py). */
+export const CW_L2_DEFAULTS: Required<Omit<CWL2Options, 'box'>> = { kappa: 0, searchSteps: 9, maxIterations: 10_000, initialConst: 1e-3, lr: 1e-2, abortEarly: true };
+
+/** The paper's settings for its tables: 20 steps of the binary search over c. */
+export const CW_PAPER: CWL2Options = { searchSteps: 20 };
+
+// Carlini's code shrinks the box by this factor before arctanh, so the inputs
+// at the box's edges map to finite w.
+const TANH_SHRINK = 0.999999;
+// c's upper bound before a success is known ("no upper bound yet").
+const NO_BOUND = 1e10;
+
+/**
+ * The margin of the goal per example [N]: targeted, Z_t − max_{i≠t} Z_i;
+ * untargeted, max_{i≠y} Z_i − Z_y. Positive when the goal is reached. The
+ * goal's own logit is excluded from the max by masking with −∞, so the
+ * margin is right for negative logits too.
+ */
+export function goalMargin(logits: Tensor, goal: Tensor, targeted: boolean): Tensor {
+  return scope(() => {
+    const index = goal.view(-1, 1);
+    const own = logits.gather(1, index).view(-1);
+    const others = logits.scatter(1, index, -Infinity).amax(1);
+    return targeted ? own.sub(others) : others.sub(own);
+  });
+}
+
+/** The paper's f6 per example [N]: max(−margin, −κ), minimised by the attack. */
+export function cwObjective(logits: Tensor, goal: Tensor, targeted: boolean, kappa: number): Tensor {
+  return scope(() => goalMargin(logits, goal, targeted).neg().clamp(-kappa, null));
+}
+
+/** Whether each example reaches the goal with a margin of at least κ (and of more than 0). */
+export function reachedWithMargin(logits: Tensor, goal: Tensor, targeted: boolean, kappa: number): Tensor {
+  return scope(() => {
+    const margin = goalMargin(logits, goal, targeted);
+    return margin.gt(0).logicalAnd(margin.ge(kappa));
+  });
+}
+
+/** x' = ½(tanh(w) + 1) mapped onto the box [lo, hi], and its inverse (with Carlini's shrink). */
+export function fromTanhSpace(w: Tensor, box: [number, number]): Tensor {
+  const [lo, hi] = box;
+  return scope(() => w.tanh().mul((hi - lo) / 2).add((hi + lo) / 2));
+}
+
+export function toTanhSpace(x: Tensor, box: [number, number]): Tensor {
+  const [lo, hi] = box;
+  return scope(() => x.sub((hi + lo) / 2).div((hi - lo) / 2).mul(TANH_SHRINK).atanh());
+}
+
+export class CWL2 extends Attack {
+  readonly kappa: number;
+  readonly searchSteps: number;
+  readonly maxIterations: number;
+  readonly initialConst: number;
+  readonly lr: number;
+  readonly abortEarly: boolean;
+
+  /** Defaults: CW_L2_DEFAULTS (Carlini's code); `{ ...CW_PAPER }` for the paper's 20 search steps. */
+  constructor(options: CWL2Options = {}) {
+    super('CWL2', options);
+    const o = { ...CW_L2_DEFAULTS, ...options };
+    this.kappa = o.kappa;
+    if (!(this.kappa >= 0) || !Number.isFinite(this.kappa)) throw new RangeError(`CWL2: kappa must be a finite number >= 0, got ${o.kappa}`);
+    this.searchSteps = o.searchSteps;
+    if (!Number.isInteger(this.searchSteps) || this.searchSteps < 1) throw new RangeError(`CWL2: searchSteps must be an integer >= 1, got ${o.searchSteps}`);
+    this.maxIterations = o.maxIterations;
+    if (!Number.isInteger(this.maxIterations) || this.maxIterations < 1) throw new RangeError(`CWL2: maxIterations must be an integer >= 1, got ${o.maxIterations}`);
+    this.initialConst = o.initialConst;
+    if (!(this.initialConst > 0) || !Number.isFinite(this.initialConst)) throw new RangeError(`CWL2: initialConst must be a finite number > 0, got ${o.initialConst}`);
+    this.lr = o.lr;
+    if (!(this.lr > 0) || !Number.isFinite(this.lr)) throw new RangeError(`CWL2: lr must be a finite number > 0, got ${o.lr}`);
+    this.abortEarly = o.abortEarly;
+  }
+
+  protected bound(): null {
+    return null;
+  }
+
+  protected perturb(model: (x: Tensor) => Tensor, x: Tensor, goal: Tensor, targeted: boolean): AttackCore {
+    const n = x.shape[0];
+    const w0 = noGrad(() => toTanhSpace(x, this.box));
+    // The binary search over c, per example.
+    let search = { lower: zeros([n]), upper: full([n], NO_BOUND), c: full([n], this.initialConst) };
+    // The closest success so far, over every value of c.
+    let best = { l2: full([n], Infinity), adversarial: x.clone() };
+    let iterations = 0;
+    for (let step = 0; step < this.searchSteps; step++) {
+      // Carlini's code, with 10 or more steps, spends the last one on the upper bound.
+      if (this.searchSteps >= 10 && step === this.searchSteps - 1) search = advance(search, { ...search, c: search.upper.clone() });
+      const run = this.descend(model, x, w0, goal, targeted, search.c, best);
+      iterations += run.iterations;
+      best = advance(best, run.best);
+      search = advance(search, noGrad(() => scope(() => nextConst(search, run.succeeded))));
+      run.succeeded.dispose();
+    }
+    for (const t of [...Object.values(search), best.l2, w0]) t.dispose();
+    return { adversarial: best.adversarial, iterations };
+  }
+
+  /** Adam on w from w0 for one value of c per example; updates `best` and says which examples succeeded. */
+  private descend(model: (x: Tensor) => Tensor, x: Tensor, w0: Tensor, goal: Tensor, targeted: boolean, c: Tensor, start: { l2: Tensor; adversarial: Tensor }) {
+    const modifier = zeros(x.shape).requiresGrad_(true);
+    const optimizer = new Adam([modifier], { lr: this.lr });
+    let best = { l2: start.l2.clone(), adversarial: start.adversarial.clone() };
+    let succeeded = zeros([x.shape[0]], { dtype: 'bool' });
+    const checkEvery = Math.max(1, Math.floor(this.maxIterations / 10));
+    let previous = Infinity;
+    let iterations = 0;
+    try {
+      for (let i = 0; i < this.maxIterations; i++) {
+        const { loss, next } = scope(() => {
+          const { adversarial, l2, logits, loss } = enableGrad(() => {
+            const adversarial = fromTanhSpace(modifier.add(w0), this.box);
+            const logits = model(adversarial);
+            const l2 = adversarial.sub(x).square().flatten(1).sum(1);
+            // f + κ ≥ 0 (Carlini's code's form): the same gradient, and a loss whose stall test works for any κ.
+            const f = cwObjective(logits, goal, targeted, this.kappa).add(this.kappa);
+            return { adversarial, l2, logits, loss: l2.add(c.mul(f)).sum() };
+          });
+          optimizer.zeroGrad();
+          loss.backward();
+          optimizer.step();
+          // The point the loss was computed at (before this step) is the one recorded, as in Carlini's code.
+          return noGrad(() => {
+            const reached = reachedWithMargin(logits, goal, targeted, this.kappa);
+            const closer = reached.logicalAnd(l2.lt(best.l2));
+            return {
+              loss,
+              next: {
+                best: { l2: where(closer, l2, best.l2), adversarial: where(perExample(closer, x.ndim), adversarial.detach(), best.adversarial) },
+                succeeded: succeeded.logicalOr(reached),
+              },
+            };
+          });
+        });
+        iterations++;
+        best = advance(best, next.best);
+        succeeded.dispose();
+        succeeded = next.succeeded;
+        let stalled = false;
+        if (this.abortEarly && i % checkEvery === 0) {
+          const value = loss.item();
+          stalled = value > previous * 0.9999;
+          previous = value;
+        }
+        loss.dispose();
+        if (stalled) break;
+      }
+    } finally {
+      optimizer.dispose();
+      modifier.dispose();
+    }
+    return { best, succeeded, iterations };
+  }
+}
+
+/**
+ * The next c per example (Carlini's rule): after a success the upper bound
+ * falls to c; after a failure the lower bound rises to c; c moves to the
+ * middle of the bounds, or ×10 while no success has given an upper bound.
+ */
+function nextConst(search: { lower: Tensor; upper: Tensor; c: Tensor }, succeeded: Tensor): { lower: Tensor; upper: Tensor; c: Tensor } {
+  const upper = where(succeeded, search.upper.minimum(search.c), search.upper);
+  const lower = where(succeeded, search.lower, search.lower.maximum(search.c));
+  const c = where(upper.lt(NO_BOUND * 0.1), lower.add(upper).div(2), search.c.mul(10));
+  return { lower, upper, c };
+}

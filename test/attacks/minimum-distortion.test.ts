@@ -1,0 +1,205 @@
+// The minimum-distortion attacks (C&W, DeepFool): the closest adversarial
+// example on a problem with a known answer, their formulas against PyTorch,
+// their invariants on an MNIST CNN, and their answers to bad options.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
+
+import { enableGrad, F, grad, liveTensors, manualSeed, nn, noGrad, rand, scope, tensor, Tensor } from '../../src/index.js';
+import { CWL2, DeepFool, cwObjective, goalMargin, type AttackResult } from '../../src/attacks/index.js';
+import { fromTanhSpace, toTanhSpace } from '../../src/attacks/cw-l2.js';
+import { loadMnist } from '../../src/data/mnist.js';
+import { loadSafetensors } from '../../src/io/safetensors.js';
+import { assertClose, assertThrowsWith, SmallCnn, trainedSmallCnn } from '../helpers.js';
+
+let start: number;
+before(() => (start = liveTensors()));
+after(() => assert.equal(liveTensors(), start, 'the attack tests leaked tensors'));
+
+describe('the closest adversarial example of a linear classifier', () => {
+  // Two classes, Z = Wx + b: the smallest L2 change that flips x is |Z_0 − Z_1| / ‖w_1 − w_0‖₂,
+  // the smallest L∞ change |Z_0 − Z_1| / ‖w_1 − w_0‖₁ (the box does not bind: x ∈ [0.3, 0.7]).
+  function problem() {
+    manualSeed(0);
+    const model = new nn.Linear(20, 2);
+    const x = scope(() => rand([8, 20]).mul(0.4).add(0.3));
+    const { labels, l2, linf } = noGrad(() =>
+      scope(() => {
+        const z = model.forward(x);
+        const gap = z.index(':', 0).sub(z.index(':', 1)).abs();
+        const w = model.weight.index(1).sub(model.weight.index(0));
+        return { labels: z.argmax(1), l2: gap.div(w.norm()), linf: gap.div(w.abs().sum()) };
+      }),
+    );
+    const dispose = () => [model, x, labels, l2, linf].forEach((t) => t.dispose());
+    return { model, x, labels, exact: { l2, linf }, dispose };
+  }
+
+  function assertWithin(result: AttackResult, exact: Tensor, norm: 'l2' | 'linf', tolerance: number) {
+    assert.ok(result.success.all().item(), 'every example flipped');
+    const ratio = (norm === 'l2' ? result.l2 : result.linf).div(exact);
+    assert.ok(ratio.min().item() >= 1 - 1e-4, `below the true minimum: ${ratio.toArray()}`);
+    assert.ok(ratio.max().item() <= 1 + tolerance, `more than ${100 * tolerance}% above the true minimum: ${ratio.toArray()}`);
+  }
+
+  test('C&W L2 comes within 1% of the minimal L2 perturbation', () => {
+    const p = problem();
+    scope(() => assertWithin(new CWL2({ maxIterations: 1000 }).run(p.model, p.x, { labels: p.labels }), p.exact.l2, 'l2', 0.01));
+    p.dispose();
+  });
+
+  test('DeepFool finds the boundary of a linear classifier in one step: its L2 and L∞ minima, times 1 + overshoot', () => {
+    const p = problem();
+    scope(() => {
+      const l2 = new DeepFool({ overshoot: 0.002 }).run(p.model, p.x, { labels: p.labels });
+      assert.equal(l2.iterations, 1);
+      assertWithin(l2, p.exact.l2, 'l2', 0.01);
+      assertWithin(new DeepFool({ norm: 'linf', overshoot: 0.002 }).run(p.model, p.x, { labels: p.labels }), p.exact.linf, 'linf', 0.01);
+      // The paper's overshoot of 0.02 lands 2% beyond the boundary.
+      assertClose(new DeepFool().run(p.model, p.x, { labels: p.labels }).l2.div(p.exact.l2), tensor(Array(8).fill(1.02)), { atol: 2e-3 });
+    });
+    p.dispose();
+  });
+});
+
+test('the goal margin masks the excluded class with −∞, so negative logits are handled (torchattacks multiplies by 0)', () => {
+  scope(() => {
+    const logits = tensor([[-5, -1, -3], [2, -4, -6]]);
+    const goal = tensor([0, 1], { dtype: 'int64' });
+    // Untargeted from class 0: max(−1, −3) − (−5) = 4; from class 1: 2 − (−4) = 6.
+    assert.deepEqual(goalMargin(logits, goal, false).toArray(), [4, 6]);
+    // Targeted at 0: −5 − (−1) = −4; at 1: −4 − 2 = −6. f6 = max(−margin, −κ).
+    assert.deepEqual(goalMargin(logits, goal, true).toArray(), [-4, -6]);
+    assert.deepEqual(cwObjective(logits, goal, true, 5).toArray(), [4, 6]);
+    assert.deepEqual(cwObjective(logits, goal, false, 5).toArray(), [-4, -5]);
+  });
+});
+
+describe('parity with the formulas in PyTorch', () => {
+  const file = loadSafetensors(fileURLToPath(new URL('../../../test/fixtures/attacks/minimum_distortion.safetensors', import.meta.url)));
+  const t = (name: string) => file.tensors.get(name)!;
+  class Net extends nn.Module {
+    conv = new nn.Conv2d(1, 4, 3, { padding: 1 });
+    fc = new nn.Linear(16 * 4, 5);
+    forward(z: Tensor): Tensor {
+      return scope(() => this.fc.forward(F.maxPool2d(this.conv.forward(z).relu(), 2).flatten(1)));
+    }
+  }
+  const net = new Net();
+  net.loadStateDict(new Map([...file.tensors].filter(([k]) => k.startsWith('net/')).map(([k, v]) => [k.slice(4), v])));
+  after(() => {
+    net.dispose();
+    for (const v of file.tensors.values()) v.dispose();
+  });
+
+  for (const [name, goal, targeted, kappa] of [['untargeted', 'y', false, 0], ['targeted', 'targets', true, 0], ['targeted_kappa', 'targets', true, 2]] as const) {
+    test(`C&W L2 loss ‖x′ − x‖² + c·f6 and its gradient in w, ${name}`, () => {
+      scope(() => {
+        const x = t('x');
+        const w = t('w').clone().requiresGrad_(true);
+        const loss = enableGrad(() => {
+          const adversarial = fromTanhSpace(w.add(toTanhSpace(x, [0, 1])), [0, 1]);
+          return adversarial.sub(x).square().flatten(1).sum(1).add(t('c').mul(cwObjective(net.forward(adversarial), t(goal), targeted, kappa)));
+        });
+        const [g] = grad(enableGrad(() => loss.sum()), w);
+        assertClose(loss.detach(), t(`cw_${name}_loss`), { rtol: 1e-5, atol: 1e-6 });
+        assertClose(g!, t(`cw_${name}_grad`), { rtol: 1e-4, atol: 1e-6 });
+      });
+    });
+  }
+
+  for (const norm of ['l2', 'linf'] as const) {
+    test(`one DeepFool step (${norm}) equals Algorithm 2 written per example`, () => {
+      scope(() => {
+        const result = new DeepFool({ norm, overshoot: 0, maxIterations: 1 }).run(net, t('x'), { labels: t('y') });
+        assertClose(result.adversarial, t(`deepfool_${norm}`), { rtol: 1e-5, atol: 1e-6 });
+      });
+    });
+  }
+});
+
+describe('on an MNIST CNN', () => {
+  let model: SmallCnn;
+  let x: Tensor;
+  let y: Tensor;
+  before(() => {
+    model = trainedSmallCnn();
+    const data = loadMnist({ split: 'test' });
+    [x, y] = scope(() => [data.images.narrow(0, 0, 20).clone(), data.labels.narrow(0, 0, 20).clone()]);
+    data.dispose();
+  });
+  after(() => [model, x, y].forEach((t) => t.dispose()));
+
+  // A reported success must be one when the returned image is fed to the model again; the caller's tensors stay as they were.
+  function checkInvariants(result: AttackResult, targeted: boolean) {
+    assert.ok(result.adversarial.min().item() >= 0 && result.adversarial.max().item() <= 1, 'inside the box');
+    const predicted = noGrad(() => model.forward(result.adversarial).argmax(1));
+    const expected = targeted ? predicted.eq(result.targets!) : predicted.ne(result.labels);
+    assert.ok(expected.equal(result.success), 'success re-checked on the returned images');
+  }
+
+  test('C&W L2, targeted at every example: all succeed, each closer than DeepFool or a κ = 5 attack, and κ holds', () => {
+    scope(() => {
+      const [xCopy, yCopy] = [x.clone(), y.clone()];
+      const targets = y.add(1).remainder(10);
+      const options = { searchSteps: 5, maxIterations: 200, initialConst: 0.1, lr: 0.05 };
+      model.train();
+      const cw = new CWL2(options).run(model, x, { labels: y, targets });
+      assert.equal(model.training, true, 'training mode restored');
+      assert.ok(x.equal(xCopy) && y.equal(yCopy), "the caller's tensors are unchanged");
+      checkInvariants(cw, true);
+      assert.ok(cw.success.all().item(), `success ${cw.success.float().mean().item()}`);
+      const confident = new CWL2({ ...options, kappa: 5 }).run(model, x, { labels: y, targets });
+      checkInvariants(confident, true);
+      const margin = noGrad(() => goalMargin(model.forward(confident.adversarial), targets, true));
+      assert.ok(margin.maskedSelect(confident.success).min().item() >= 5 - 1e-4, 'κ = 5 margins');
+      assert.ok(cw.l2.mean().item() < confident.l2.mean().item(), 'confidence costs distance');
+      // Untargeted, C&W's best is closer than DeepFool's first crossing (C&W's Table IV: 1.36 against 2.11 on MNIST).
+      const untargeted = new CWL2(options).run(model, x, { labels: y });
+      const deepfool = new DeepFool().run(model, x, { labels: y });
+      checkInvariants(untargeted, false);
+      checkInvariants(deepfool, false);
+      assert.ok(deepfool.success.all().item(), 'DeepFool succeeds everywhere');
+      assert.ok(untargeted.l2.mean().item() < deepfool.l2.mean().item(), `C&W ${untargeted.l2.mean().item()} against DeepFool ${deepfool.l2.mean().item()}`);
+    });
+  });
+
+  test('DeepFool targeted and L∞ reach their goals; examples the model already gets wrong are left unchanged', () => {
+    scope(() => {
+      const targets = y.add(3).remainder(10);
+      const targeted = new DeepFool().run(model, x, { labels: y, targets });
+      checkInvariants(targeted, true);
+      assert.ok(targeted.success.float().mean().item() >= 0.95, `targeted success ${targeted.success.float().mean().item()}`);
+      const linf = new DeepFool({ norm: 'linf' }).run(model, x, { labels: y });
+      checkInvariants(linf, false);
+      assert.ok(linf.success.all().item());
+      // Labels that the model does not predict: every example already "succeeds" at distance 0.
+      const wrong = noGrad(() => model.forward(x).argmax(1).add(1).remainder(10));
+      const untouched = new DeepFool().run(model, x, { labels: wrong });
+      assert.equal(untouched.iterations, 0);
+      assert.equal(untouched.l2.max().item(), 0);
+    });
+  });
+});
+
+test('bad options get clear errors', () => {
+  const cases: [() => unknown, RegExp][] = [
+    [() => new CWL2({ kappa: -1 }), /CWL2: kappa must be a finite number >= 0, got -1/],
+    [() => new CWL2({ searchSteps: 0 }), /CWL2: searchSteps must be an integer >= 1, got 0/],
+    [() => new CWL2({ maxIterations: 1.5 }), /CWL2: maxIterations must be an integer >= 1, got 1.5/],
+    [() => new CWL2({ initialConst: 0 }), /CWL2: initialConst must be a finite number > 0, got 0/],
+    [() => new CWL2({ lr: Number.NaN }), /CWL2: lr must be a finite number > 0, got NaN/],
+    [() => new DeepFool({ norm: 'l1' as 'l2' }), /DeepFool: norm must be 'l2' or 'linf', got 'l1'/],
+    [() => new DeepFool({ overshoot: -0.1 }), /DeepFool: overshoot must be a finite number >= 0, got -0.1/],
+    [() => new DeepFool({ maxIterations: 0 }), /DeepFool: maxIterations must be an integer >= 1, got 0/],
+    [() => new DeepFool({ candidates: 1 }), /DeepFool: candidates must be an integer >= 2, got 1/],
+  ];
+  for (const [make, pattern] of cases) assertThrowsWith(make, pattern);
+  scope(() => {
+    const model = new nn.Linear(4, 3);
+    const x = rand([2, 4]);
+    assertThrowsWith(() => new CWL2().run(model, x, { labels: tensor([0, 1], { dtype: 'int64' }), targets: tensor([0, 2], { dtype: 'int64' }) }), /CWL2: some targets equal the true labels/);
+    assertThrowsWith(() => new DeepFool().run(model, x.mul(3).sub(1), { labels: tensor([0, 1], { dtype: 'int64' }) }), /DeepFool: inputs must lie in the box \[0, 1\]/);
+    model.dispose();
+  });
+});
