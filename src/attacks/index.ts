@@ -7,3 +7,4 @@ export { FAB, FABT, projectOntoHyperplane, type FABOptions, type FABTOptions } f
 export { Square, squareFraction, squarePattern, type SquareOptions } from './square.js';
 export { CWL2, CW_L2_DEFAULTS, CW_PAPER, cwObjective, goalMargin, reachedWithMargin, type CWL2Options } from './cw-l2.js';
 export { DeepFool, DEEPFOOL_DEFAULTS, type DeepFoolOptions } from './deepfool.js';
+export { JSMA, JSMA_DEFAULTS, type JSMAOptions, type JSMAVariant } from './jsma.js';

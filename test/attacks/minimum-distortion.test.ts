@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 
 import { enableGrad, F, grad, liveTensors, manualSeed, nn, noGrad, rand, scope, tensor, Tensor } from '../../src/index.js';
-import { CWL2, DeepFool, cwObjective, goalMargin, type AttackResult } from '../../src/attacks/index.js';
+import { CWL2, DeepFool, JSMA, cwObjective, goalMargin, type AttackResult } from '../../src/attacks/index.js';
 import { fromTanhSpace, toTanhSpace } from '../../src/attacks/cw-l2.js';
 import { loadMnist } from '../../src/data/mnist.js';
 import { loadSafetensors } from '../../src/io/safetensors.js';
@@ -108,6 +108,17 @@ describe('parity with the formulas in PyTorch', () => {
     });
   }
 
+  for (const variant of ['z', 'f'] as const) {
+    test(`one JSMA-${variant.toUpperCase()} step changes the pair of Algorithm 3's saliency map`, () => {
+      scope(() => {
+        // γ of 2 features out of 64: exactly one pair.
+        const result = new JSMA({ variant, gamma: 2 / 64 }).run(net, t('x'), { labels: t('y'), targets: t('targets') });
+        assert.equal(result.iterations, 1);
+        assertClose(result.adversarial, t(`jsma_${variant}`), { rtol: 0, atol: 0 });
+      });
+    });
+  }
+
   for (const norm of ['l2', 'linf'] as const) {
     test(`one DeepFool step (${norm}) equals Algorithm 2 written per example`, () => {
       scope(() => {
@@ -164,6 +175,26 @@ describe('on an MNIST CNN', () => {
     });
   });
 
+  test('JSMA-Z and JSMA-F reach every target by raising pixels; γ caps the changed pixels; untargeted needs fewer', () => {
+    scope(() => {
+      const targets = y.add(1).remainder(10);
+      for (const variant of ['z', 'f'] as const) {
+        const result = new JSMA({ variant }).run(model, x, { labels: y, targets });
+        checkInvariants(result, true);
+        assert.ok(result.success.all().item(), `JSMA-${variant} success ${result.success.float().mean().item()}`);
+        // θ = +1 sets a chosen pixel to 1, so nothing falls.
+        assert.ok(result.adversarial.sub(x).min().item() >= 0, 'features only increase');
+        assert.ok(result.adversarial.ne(x).logicalAnd(result.adversarial.ne(1)).logicalNot().all().item(), 'changed pixels are set to the top of the box');
+      }
+      const capped = new JSMA({ gamma: 0.02 }).run(model, x, { labels: y, targets });
+      checkInvariants(capped, true);
+      assert.ok(capped.l0.max().item() <= Math.floor(0.02 * 784), `L0 ${capped.l0.max().item()} over γ·784`);
+      const untargeted = new JSMA().run(model, x, { labels: y });
+      checkInvariants(untargeted, false);
+      assert.ok(untargeted.success.all().item());
+    });
+  });
+
   test('DeepFool targeted and L∞ reach their goals; examples the model already gets wrong are left unchanged', () => {
     scope(() => {
       const targets = y.add(3).remainder(10);
@@ -193,6 +224,11 @@ test('bad options get clear errors', () => {
     [() => new DeepFool({ overshoot: -0.1 }), /DeepFool: overshoot must be a finite number >= 0, got -0.1/],
     [() => new DeepFool({ maxIterations: 0 }), /DeepFool: maxIterations must be an integer >= 1, got 0/],
     [() => new DeepFool({ candidates: 1 }), /DeepFool: candidates must be an integer >= 2, got 1/],
+    [() => new JSMA({ theta: 0 }), /JSMA: theta must be in \[-1, 0\) or \(0, 1\], got 0/],
+    [() => new JSMA({ theta: 1.5 }), /JSMA: theta must be in \[-1, 0\) or \(0, 1\], got 1.5/],
+    [() => new JSMA({ gamma: 0 }), /JSMA: gamma must be in \(0, 1\], got 0/],
+    [() => new JSMA({ gamma: 1.2 }), /JSMA: gamma must be in \(0, 1\], got 1.2/],
+    [() => new JSMA({ variant: 'g' as 'z' }), /JSMA: variant must be 'z' \(logits\) or 'f' \(softmax\), got 'g'/],
   ];
   for (const [make, pattern] of cases) assertThrowsWith(make, pattern);
   scope(() => {
