@@ -16,6 +16,7 @@ import { scope } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { Adam } from '../optim/adam.js';
 import { advance, Attack, perExample, type AttackCore, type AttackOptions } from './attack.js';
+import { cwObjective, fromTanhSpace, reachedWithMargin, toTanhSpace } from './carlini-wagner.js';
 
 export interface CWL2Options extends AttackOptions {
   /** κ, the confidence: a success needs the goal's logit ahead by at least κ (0: just ahead). */
@@ -38,50 +39,8 @@ export const CW_L2_DEFAULTS: Required<Omit<CWL2Options, 'box'>> = { kappa: 0, se
 /** The paper's settings for its tables: 20 steps of the binary search over c. */
 export const CW_PAPER: CWL2Options = { searchSteps: 20 };
 
-// Carlini's code shrinks the box by this factor before arctanh, so the inputs
-// at the box's edges map to finite w.
-const TANH_SHRINK = 0.999999;
 // c's upper bound before a success is known ("no upper bound yet").
 const NO_BOUND = 1e10;
-
-/**
- * The margin of the goal per example [N]: targeted, Z_t − max_{i≠t} Z_i;
- * untargeted, max_{i≠y} Z_i − Z_y. Positive when the goal is reached. The
- * goal's own logit is excluded from the max by masking with −∞, so the
- * margin is right for negative logits too.
- */
-export function goalMargin(logits: Tensor, goal: Tensor, targeted: boolean): Tensor {
-  return scope(() => {
-    const index = goal.view(-1, 1);
-    const own = logits.gather(1, index).view(-1);
-    const others = logits.scatter(1, index, -Infinity).amax(1);
-    return targeted ? own.sub(others) : others.sub(own);
-  });
-}
-
-/** The paper's f6 per example [N]: max(−margin, −κ), minimised by the attack. */
-export function cwObjective(logits: Tensor, goal: Tensor, targeted: boolean, kappa: number): Tensor {
-  return scope(() => goalMargin(logits, goal, targeted).neg().clamp(-kappa, null));
-}
-
-/** Whether each example reaches the goal with a margin of at least κ (and of more than 0). */
-export function reachedWithMargin(logits: Tensor, goal: Tensor, targeted: boolean, kappa: number): Tensor {
-  return scope(() => {
-    const margin = goalMargin(logits, goal, targeted);
-    return margin.gt(0).logicalAnd(margin.ge(kappa));
-  });
-}
-
-/** x' = ½(tanh(w) + 1) mapped onto the box [lo, hi], and its inverse (with Carlini's shrink). */
-export function fromTanhSpace(w: Tensor, box: [number, number]): Tensor {
-  const [lo, hi] = box;
-  return scope(() => w.tanh().mul((hi - lo) / 2).add((hi + lo) / 2));
-}
-
-export function toTanhSpace(x: Tensor, box: [number, number]): Tensor {
-  const [lo, hi] = box;
-  return scope(() => x.sub((hi + lo) / 2).div((hi - lo) / 2).mul(TANH_SHRINK).atanh());
-}
 
 export class CWL2 extends Attack {
   readonly kappa: number;

@@ -6,8 +6,7 @@ import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 
 import { enableGrad, F, grad, liveTensors, manualSeed, nn, noGrad, rand, scope, tensor, Tensor } from '../../src/index.js';
-import { CWL2, DeepFool, JSMA, cwObjective, goalMargin, type AttackResult } from '../../src/attacks/index.js';
-import { fromTanhSpace, toTanhSpace } from '../../src/attacks/cw-l2.js';
+import { CWL2, DeepFool, JSMA, cwObjective, fromTanhSpace, goalMargin, toTanhSpace, type AttackResult } from '../../src/attacks/index.js';
 import { loadMnist } from '../../src/data/mnist.js';
 import { loadSafetensors } from '../../src/io/safetensors.js';
 import { assertClose, assertThrowsWith, SmallCnn, trainedSmallCnn } from '../helpers.js';
