@@ -11,3 +11,4 @@ export { DeepFool, DEEPFOOL_DEFAULTS, type DeepFoolOptions } from './deepfool.js
 export { JSMA, JSMA_DEFAULTS, type JSMAOptions, type JSMAVariant } from './jsma.js';
 export { CWLinf, CW_LINF_DEFAULTS, type CWLinfOptions } from './cw-linf.js';
 export { CWL0, CW_L0_DEFAULTS, type CWL0Options } from './cw-l0.js';
+export { attackAllTargets, type AllTargetsResult, type DistortionSummary, type DistortionNorm } from './all-targets.js';
