@@ -23,6 +23,13 @@ export type TargetMode = 'untargeted' | 'given' | 'random' | 'least-likely';
 export interface AttackOptions {
   /** The valid input range; [0, 1] for images as the papers use them. */
   box?: [number, number];
+  /**
+   * Round results to the 256 levels of 8-bit images (the box in 255 steps)
+   * and repair examples the rounding broke by a greedy search that moves one
+   * pixel one level at a time (Carlini & Wagner, §VI), so every success is
+   * a valid image. For the minimum-distortion attacks, whose results have no bound to keep.
+   */
+  discretize?: boolean;
 }
 
 export interface RunOptions {
@@ -77,6 +84,7 @@ const BOX_TOLERANCE = 1e-6;
 
 export abstract class Attack {
   readonly box: [number, number];
+  readonly discretize: boolean;
   /** False only for attacks told not to clip (FGSM as Goodfellow et al. ran it); the box is then not enforced on results. */
   protected clipsToBox = true;
 
@@ -85,6 +93,8 @@ export abstract class Attack {
     if (!Array.isArray(box) || box.length !== 2 || !(box[0] < box[1]) || !box.every(Number.isFinite))
       throw new RangeError(`${name}: box must be [low, high] with low < high, got ${JSON.stringify(box)}`);
     this.box = [box[0], box[1]];
+    this.discretize = options.discretize ?? false;
+    if (typeof this.discretize !== 'boolean') throw new TypeError(`${name}: discretize must be true or false, got ${describeValue(options.discretize)}`);
   }
 
   /**
@@ -104,6 +114,7 @@ export abstract class Attack {
     if (!(x instanceof Tensor)) throw new TypeError(`${this.name}: the input must be a Tensor, got ${describeValue(x)}`);
     if (!x.dtype.startsWith('float')) throw new TypeError(`${this.name}: the input must be a floating-point tensor, got ${x.describe()}`);
     if (x.ndim < 2 || x.shape[0] === 0) throw new RangeError(`${this.name}: expected a non-empty batch [N, …], got ${x.describe()}`);
+    if (this.discretize && this.bound() !== null) throw new TypeError(`${this.name}: discretize is for the minimum-distortion attacks; rounding could carry a result of an ε-bounded attack past ε`);
     const wasTraining = model instanceof Module ? model.training : false;
     if (model instanceof Module) model.eval();
     try {
@@ -124,9 +135,9 @@ export abstract class Attack {
         const goal = targets ?? labels;
         const input = x.detach().clone();
         const core = this.perturb(forward, input, goal, targeted, labels);
-        const adversarial = core.adversarial.detach();
+        const adversarial = this.discretize ? toLattice(forward, core.adversarial.detach(), goal, targeted, this.box) : core.adversarial.detach();
         const [success, loss] =
-          core.success !== undefined && core.loss !== undefined
+          !this.discretize && core.success !== undefined && core.loss !== undefined
             ? [core.success, core.loss]
             : noGrad(() => {
                 const out = forward(adversarial);
@@ -152,6 +163,70 @@ export abstract class Attack {
           'give the box your data uses, or move normalisation into the model (withNormalization)',
       );
   }
+}
+
+// 8-bit images: the box in this many steps.
+const LEVELS = 255;
+// The repair's limit of one-level moves per example.
+const REPAIR_STEPS = 1000;
+
+/**
+ * Rounds a batch to the 8-bit lattice of the box; examples that reached
+ * the goal before rounding and not after are repaired greedily: each step
+ * moves the one pixel (by one level, inside the box) whose move the
+ * gradient of the goal margin says gains most, until the goal is reached.
+ */
+function toLattice(model: (x: Tensor) => Tensor, adversarial: Tensor, goal: Tensor, targeted: boolean, box: [number, number]): Tensor {
+  const [lo, hi] = box;
+  const level = (hi - lo) / LEVELS;
+  let current = noGrad(() => scope(() => adversarial.sub(lo).div(level).round().mul(level).add(lo).clamp(lo, hi)));
+  // Only what the rounding broke is repaired.
+  let broken = noGrad(() => scope(() => reached(model(adversarial), goal, targeted).logicalAnd(reached(model(current), goal, targeted).logicalNot())));
+  for (let step = 0; step < REPAIR_STEPS; step++) {
+    const next = scope(() => {
+      const idx = broken.nonzero().flatten();
+      if (idx.shape[0] === 0) return null;
+      const point = current.indexSelect(0, idx).requiresGrad_(true);
+      const rowGoal = goal.indexSelect(0, idx);
+      const [g] = grad(enableGrad(() => goalMargin(model(point), rowGoal, targeted).sum()), point);
+      return noGrad(() => {
+        const flat = point.detach().flatten(1);
+        const gain = g!.flatten(1);
+        // The first-order gain of one level up (where there is room) or down.
+        const up = where(flat.add(level).le(hi + level / 2), gain, -Infinity);
+        const down = where(flat.sub(level).ge(lo - level / 2), gain.neg(), -Infinity);
+        const upBest = up.max(1);
+        const downBest = down.max(1);
+        const goUp = upBest.values.ge(downBest.values);
+        const pixel = where(goUp, upBest.indices, downBest.indices).view(-1, 1);
+        const moved = flat.gather(1, pixel).add(where(goUp, level, -level).view(-1, 1)).clamp(lo, hi);
+        const updated = flat.scatter(1, pixel, moved).view(point.shape);
+        const stillBroken = reached(model(updated), rowGoal, targeted).logicalNot();
+        return { current: current.clone().indexPut_([idx], updated), broken: broken.clone().indexPut_([idx], stillBroken) };
+      });
+    });
+    if (next === null) break;
+    current.dispose();
+    broken.dispose();
+    ({ current, broken } = next);
+  }
+  broken.dispose();
+  return current;
+}
+
+/**
+ * The margin of the goal per example [N]: targeted, Z_t − max_{i≠t} Z_i;
+ * untargeted, max_{i≠y} Z_i − Z_y. Positive when the goal is reached. The
+ * goal's own logit is excluded from the max by masking with −∞, so the
+ * margin is right for negative logits too.
+ */
+export function goalMargin(logits: Tensor, goal: Tensor, targeted: boolean): Tensor {
+  return scope(() => {
+    const index = goal.view(-1, 1);
+    const own = logits.gather(1, index).view(-1);
+    const others = logits.scatter(1, index, -Infinity).amax(1);
+    return targeted ? own.sub(others) : others.sub(own);
+  });
 }
 
 function disposeResult(result: Omit<AttackResult, 'dispose'>): void {

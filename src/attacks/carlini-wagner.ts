@@ -8,26 +8,11 @@ import { where } from '../tensor/ops.js';
 import { scope } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { Adam } from '../optim/adam.js';
-import { advance, perExample } from './attack.js';
+import { advance, goalMargin, perExample } from './attack.js';
 
 // Carlini's code shrinks the box by this factor before arctanh, so the inputs
 // at the box's edges map to finite w.
 const TANH_SHRINK = 0.999999;
-
-/**
- * The margin of the goal per example [N]: targeted, Z_t − max_{i≠t} Z_i;
- * untargeted, max_{i≠y} Z_i − Z_y. Positive when the goal is reached. The
- * goal's own logit is excluded from the max by masking with −∞, so the
- * margin is right for negative logits too.
- */
-export function goalMargin(logits: Tensor, goal: Tensor, targeted: boolean): Tensor {
-  return scope(() => {
-    const index = goal.view(-1, 1);
-    const own = logits.gather(1, index).view(-1);
-    const others = logits.scatter(1, index, -Infinity).amax(1);
-    return targeted ? own.sub(others) : others.sub(own);
-  });
-}
 
 /** The paper's f6 per example [N]: max(−margin, −κ), minimised by the attack. */
 export function cwObjective(logits: Tensor, goal: Tensor, targeted: boolean, kappa: number): Tensor {

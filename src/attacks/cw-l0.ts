@@ -30,7 +30,7 @@ export interface CWL0Options extends AttackOptions {
   largestConst?: number;
 }
 
-export const CW_L0_DEFAULTS: Required<Omit<CWL0Options, 'box'>> = { kappa: 0.01, maxIterations: 1000, lr: 1e-2, initialConst: 1e-3, largestConst: 2e6 };
+export const CW_L0_DEFAULTS: Required<Omit<CWL0Options, keyof AttackOptions>> = { kappa: 0.01, maxIterations: 1000, lr: 1e-2, initialConst: 1e-3, largestConst: 2e6 };
 
 const CONST_FACTOR = 2;
 // Carlini's code: a problem is solved when the hinge is below this; a pixel has changed when some channel moved by this.

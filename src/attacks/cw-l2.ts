@@ -34,7 +34,7 @@ export interface CWL2Options extends AttackOptions {
 }
 
 /** Defaults of Carlini's reference code (nn_robust_attacks, l2_attack.py). */
-export const CW_L2_DEFAULTS: Required<Omit<CWL2Options, 'box'>> = { kappa: 0, searchSteps: 9, maxIterations: 10_000, initialConst: 1e-3, lr: 1e-2, abortEarly: true };
+export const CW_L2_DEFAULTS: Required<Omit<CWL2Options, keyof AttackOptions>> = { kappa: 0, searchSteps: 9, maxIterations: 10_000, initialConst: 1e-3, lr: 1e-2, abortEarly: true };
 
 /** The paper's settings for its tables: 20 steps of the binary search over c. */
 export const CW_PAPER: CWL2Options = { searchSteps: 20 };

@@ -29,7 +29,7 @@ export interface CWLinfOptions extends AttackOptions {
   decreaseFactor?: number;
 }
 
-export const CW_LINF_DEFAULTS: Required<Omit<CWLinfOptions, 'box'>> = { kappa: 0, maxIterations: 1000, lr: 5e-3, initialConst: 1e-5, largestConst: 20, decreaseFactor: 0.9 };
+export const CW_LINF_DEFAULTS: Required<Omit<CWLinfOptions, keyof AttackOptions>> = { kappa: 0, maxIterations: 1000, lr: 5e-3, initialConst: 1e-5, largestConst: 20, decreaseFactor: 0.9 };
 
 const CONST_FACTOR = 2;
 // A problem counts as solved when its loss is below this fraction of c (and the goal is reached), as in Carlini's code.

@@ -29,7 +29,7 @@ export interface DeepFoolOptions extends AttackOptions {
   candidates?: number;
 }
 
-export const DEEPFOOL_DEFAULTS: Required<Omit<DeepFoolOptions, 'box'>> = { norm: 'l2', overshoot: 0.02, maxIterations: 50, candidates: 10 };
+export const DEEPFOOL_DEFAULTS: Required<Omit<DeepFoolOptions, keyof AttackOptions>> = { norm: 'l2', overshoot: 0.02, maxIterations: 50, candidates: 10 };
 
 // Keeps r finite where the linearised boundary is flat (Algorithm 2 adds 1e-4 to |f|, the code to the norm).
 const STEP_FLOOR = 1e-4;

@@ -1,4 +1,4 @@
-export { Attack, withNormalization, checkConstraints, type AttackResult, type AttackOptions, type RunOptions, type Classifier, type Norm, type TargetMode } from './attack.js';
+export { Attack, goalMargin, withNormalization, checkConstraints, type AttackResult, type AttackOptions, type RunOptions, type Classifier, type Norm, type TargetMode } from './attack.js';
 export { FGSM, type FGSMOptions } from './fgsm.js';
 export { PGD, PGD_MNIST, PGD_CIFAR10, randomStartInBall, type PGDOptions } from './pgd.js';
 export { BIM, type BIMOptions } from './bim.js';
@@ -6,7 +6,7 @@ export { APGD, APGDT, apgdCheckpoints, dlrLoss, targetedDlrLoss, type APGDOption
 export { FAB, FABT, projectOntoHyperplane, type FABOptions, type FABTOptions } from './fab.js';
 export { Square, squareFraction, squarePattern, type SquareOptions } from './square.js';
 export { CWL2, CW_L2_DEFAULTS, CW_PAPER, type CWL2Options } from './cw-l2.js';
-export { cwObjective, goalMargin, reachedWithMargin, fromTanhSpace, toTanhSpace } from './carlini-wagner.js';
+export { cwObjective, reachedWithMargin, fromTanhSpace, toTanhSpace } from './carlini-wagner.js';
 export { DeepFool, DEEPFOOL_DEFAULTS, type DeepFoolOptions } from './deepfool.js';
 export { JSMA, JSMA_DEFAULTS, type JSMAOptions, type JSMAVariant } from './jsma.js';
 export { CWLinf, CW_LINF_DEFAULTS, type CWLinfOptions } from './cw-linf.js';

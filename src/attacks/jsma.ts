@@ -32,7 +32,7 @@ export interface JSMAOptions extends AttackOptions {
   variant?: JSMAVariant;
 }
 
-export const JSMA_DEFAULTS: Required<Omit<JSMAOptions, 'box'>> = { theta: 1, gamma: 1, variant: 'z' };
+export const JSMA_DEFAULTS: Required<Omit<JSMAOptions, keyof AttackOptions>> = { theta: 1, gamma: 1, variant: 'z' };
 
 // Examples whose pair scores (features² floats each) are computed together.
 const PAIR_CHUNK = 16;
