@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 
 import { enableGrad, F, grad, liveTensors, manualSeed, nn, noGrad, rand, scope, tensor, Tensor } from '../../src/index.js';
-import { CWL2, DeepFool, JSMA, cwObjective, fromTanhSpace, goalMargin, toTanhSpace, type AttackResult } from '../../src/attacks/index.js';
+import { attackAllTargets, CWL0, CWL2, CWLinf, DeepFool, JSMA, PGD, cwObjective, fromTanhSpace, goalMargin, toTanhSpace, type AttackResult } from '../../src/attacks/index.js';
 import { loadMnist } from '../../src/data/mnist.js';
 import { loadSafetensors } from '../../src/io/safetensors.js';
 import { assertClose, assertThrowsWith, SmallCnn, trainedSmallCnn } from '../helpers.js';
@@ -44,6 +44,12 @@ describe('the closest adversarial example of a linear classifier', () => {
   test('C&W L2 comes within 1% of the minimal L2 perturbation', () => {
     const p = problem();
     scope(() => assertWithin(new CWL2({ maxIterations: 1000 }).run(p.model, p.x, { labels: p.labels }), p.exact.l2, 'l2', 0.01));
+    p.dispose();
+  });
+
+  test('C&W L∞ comes within its τ schedule (a factor 1/0.9) of the minimal L∞ perturbation', () => {
+    const p = problem();
+    scope(() => assertWithin(new CWLinf({ maxIterations: 300, initialConst: 0.1 }).run(p.model, p.x, { labels: p.labels }), p.exact.linf, 'linf', 1 / 0.9 - 1));
     p.dispose();
   });
 
@@ -194,6 +200,61 @@ describe('on an MNIST CNN', () => {
     });
   });
 
+  test('C&W L0 and L∞ reach every target; L0 changes fewer pixels than JSMA, and leaves the rest exactly as they were', () => {
+    scope(() => {
+      const x5 = x.narrow(0, 0, 8);
+      const y5 = y.narrow(0, 0, 8);
+      const targets = y5.add(1).remainder(10);
+      const l0 = new CWL0({ maxIterations: 100, initialConst: 1 }).run(model, x5, { labels: y5, targets });
+      checkInvariants(l0, true);
+      assert.ok(l0.success.all().item(), `C&W L0 success ${l0.success.float().mean().item()}`);
+      const jsma = new JSMA().run(model, x5, { labels: y5, targets });
+      assert.ok(l0.l0.mean().item() < jsma.l0.mean().item(), `C&W L0 ${l0.l0.mean().item()} pixels against JSMA's ${jsma.l0.mean().item()}`);
+      const linf = new CWLinf({ maxIterations: 100, initialConst: 0.1, lr: 0.05 }).run(model, x5, { labels: y5, targets });
+      checkInvariants(linf, true);
+      assert.ok(linf.success.all().item(), `C&W L∞ success ${linf.success.float().mean().item()}`);
+      // The L∞ attack spreads its change: its largest change is below DeepFool L∞'s on the same targets.
+      const deepfool = new DeepFool({ norm: 'linf' }).run(model, x5, { labels: y5, targets });
+      assert.ok(linf.linf.mean().item() < deepfool.linf.mean().item(), `C&W L∞ ${linf.linf.mean().item()} against DeepFool's ${deepfool.linf.mean().item()}`);
+    });
+  });
+
+  test('all targets: one row per example and other class; the best case is the easiest target, the worst the hardest', () => {
+    scope(() => {
+      const x4 = x.narrow(0, 0, 4);
+      const y4 = y.narrow(0, 0, 4);
+      const all = attackAllTargets(new DeepFool(), model, x4, { labels: y4, norm: 'l2' });
+      assert.deepEqual(all.result.labels.toArray(), (y4.toArray() as number[]).flatMap((label) => Array(9).fill(label)));
+      assert.deepEqual(all.result.targets!.toArray(), (y4.toArray() as number[]).flatMap((label) => Array.from({ length: 9 }, (_, j) => (label + 1 + j) % 10)));
+      checkInvariants(all.result, true);
+      const l2 = all.result.l2.view(4, 9);
+      const success = all.result.success.view(4, 9);
+      assert.equal(all.average.successRate, success.float().mean().item());
+      assert.equal(all.best.successRate, success.any(1).float().mean().item());
+      assert.equal(all.worst.successRate, success.all(1).float().mean().item());
+      if (success.all().item()) {
+        assertClose(tensor(all.best.meanL2), l2.amin(1).mean(), { rtol: 1e-6 });
+        assertClose(tensor(all.worst.meanL2), l2.amax(1).mean(), { rtol: 1e-6 });
+        assertClose(tensor(all.average.meanL2), l2.mean(), { rtol: 1e-6 });
+      }
+      assert.ok(all.best.meanL2 <= all.average.meanL2 && all.average.meanL2 <= all.worst.meanL2);
+      all.dispose();
+      assertThrowsWith(() => attackAllTargets(new DeepFool(), model, x4, { labels: y4, norm: 'l3' as 'l2' }), /norm must be 'l0', 'l2' or 'linf', got 'l3'/);
+    });
+  });
+
+  test('discretize: results on the 8-bit lattice, and every success survives the rounding', () => {
+    scope(() => {
+      // Without overshoot DeepFool stops on the boundary, where rounding breaks many results.
+      const rounded = new DeepFool({ overshoot: 0, discretize: true }).run(model, x, { labels: y });
+      checkInvariants(rounded, false);
+      const levels = rounded.adversarial.mul(255);
+      assert.ok(levels.sub(levels.round()).abs().max().item() < 1e-4, 'every pixel a multiple of 1/255');
+      assert.ok(rounded.success.all().item(), 'the repair restores every success');
+      assertThrowsWith(() => new PGD({ eps: 0.1, discretize: true }).run(model, x, { labels: y }), /PGD: discretize is for the minimum-distortion attacks/);
+    });
+  });
+
   test('DeepFool targeted and L∞ reach their goals; examples the model already gets wrong are left unchanged', () => {
     scope(() => {
       const targets = y.add(3).remainder(10);
@@ -223,6 +284,11 @@ test('bad options get clear errors', () => {
     [() => new DeepFool({ overshoot: -0.1 }), /DeepFool: overshoot must be a finite number >= 0, got -0.1/],
     [() => new DeepFool({ maxIterations: 0 }), /DeepFool: maxIterations must be an integer >= 1, got 0/],
     [() => new DeepFool({ candidates: 1 }), /DeepFool: candidates must be an integer >= 2, got 1/],
+    [() => new CWLinf({ decreaseFactor: 1 }), /CWLinf: decreaseFactor must be in \(0, 1\), got 1/],
+    [() => new CWLinf({ largestConst: 1e-6 }), /CWLinf: largestConst must be finite and above initialConst \(0.00001\), got 0.000001/],
+    [() => new CWL0({ kappa: -0.5 }), /CWL0: kappa must be a finite number >= 0, got -0.5/],
+    [() => new CWL0({ maxIterations: 0 }), /CWL0: maxIterations must be an integer >= 1, got 0/],
+    [() => new CWL2({ discretize: 'yes' as unknown as boolean }), /CWL2: discretize must be true or false, got/],
     [() => new JSMA({ theta: 0 }), /JSMA: theta must be in \[-1, 0\) or \(0, 1\], got 0/],
     [() => new JSMA({ theta: 1.5 }), /JSMA: theta must be in \[-1, 0\) or \(0, 1\], got 1.5/],
     [() => new JSMA({ gamma: 0 }), /JSMA: gamma must be in \(0, 1\], got 0/],
