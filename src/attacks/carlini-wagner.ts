@@ -3,7 +3,7 @@
 // logits, the change of variables that keeps x' in the box, and the inner
 // solver of the L0 and L∞ attacks, which grows c until Adam finds a success.
 import { enableGrad, noGrad } from '../tensor/autograd.js';
-import { zeros } from '../tensor/creation.js';
+import { full, zeros } from '../tensor/creation.js';
 import { where } from '../tensor/ops.js';
 import { scope } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -151,4 +151,24 @@ export function solveWithGrowingConst(model: (x: Tensor) => Tensor, p: GrowingCo
     w.dispose();
   }
   return { ...state, iterations };
+}
+
+// c's upper bound before a success is known ("no upper bound yet").
+const NO_BOUND = 1e10;
+
+/** The start of the search over c for n examples: c₀ each, no bounds yet. */
+export function constSearch(n: number, initialConst: number): { lower: Tensor; upper: Tensor; c: Tensor } {
+  return { lower: zeros([n]), upper: full([n], NO_BOUND), c: full([n], initialConst) };
+}
+
+/**
+ * The next c per example (Carlini's rule): after a success the upper bound
+ * falls to c; after a failure the lower bound rises to c; c moves to the
+ * middle of the bounds, or ×10 while no success has given an upper bound.
+ */
+export function nextConst(search: { lower: Tensor; upper: Tensor; c: Tensor }, succeeded: Tensor): { lower: Tensor; upper: Tensor; c: Tensor } {
+  const upper = where(succeeded, search.upper.minimum(search.c), search.upper);
+  const lower = where(succeeded, search.lower, search.lower.maximum(search.c));
+  const c = where(upper.lt(NO_BOUND * 0.1), lower.add(upper).div(2), search.c.mul(10));
+  return { lower, upper, c };
 }

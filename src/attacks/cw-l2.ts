@@ -16,7 +16,7 @@ import { scope } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { Adam } from '../optim/adam.js';
 import { advance, Attack, perExample, type AttackCore, type AttackOptions } from './attack.js';
-import { cwObjective, fromTanhSpace, reachedWithMargin, toTanhSpace } from './carlini-wagner.js';
+import { constSearch, cwObjective, fromTanhSpace, nextConst, reachedWithMargin, toTanhSpace } from './carlini-wagner.js';
 
 export interface CWL2Options extends AttackOptions {
   /** κ, the confidence: a success needs the goal's logit ahead by at least κ (0: just ahead). */
@@ -38,9 +38,6 @@ export const CW_L2_DEFAULTS: Required<Omit<CWL2Options, keyof AttackOptions>> = 
 
 /** The paper's settings for its tables: 20 steps of the binary search over c. */
 export const CW_PAPER: CWL2Options = { searchSteps: 20 };
-
-// c's upper bound before a success is known ("no upper bound yet").
-const NO_BOUND = 1e10;
 
 export class CWL2 extends Attack {
   readonly kappa: number;
@@ -75,7 +72,7 @@ export class CWL2 extends Attack {
     const n = x.shape[0];
     const w0 = noGrad(() => toTanhSpace(x, this.box));
     // The binary search over c, per example.
-    let search = { lower: zeros([n]), upper: full([n], NO_BOUND), c: full([n], this.initialConst) };
+    let search = constSearch(n, this.initialConst);
     // The closest success so far, over every value of c.
     let best = { l2: full([n], Infinity), adversarial: x.clone() };
     let iterations = 0;
@@ -147,16 +144,4 @@ export class CWL2 extends Attack {
     }
     return { best, succeeded, iterations };
   }
-}
-
-/**
- * The next c per example (Carlini's rule): after a success the upper bound
- * falls to c; after a failure the lower bound rises to c; c moves to the
- * middle of the bounds, or ×10 while no success has given an upper bound.
- */
-function nextConst(search: { lower: Tensor; upper: Tensor; c: Tensor }, succeeded: Tensor): { lower: Tensor; upper: Tensor; c: Tensor } {
-  const upper = where(succeeded, search.upper.minimum(search.c), search.upper);
-  const lower = where(succeeded, search.lower, search.lower.maximum(search.c));
-  const c = where(upper.lt(NO_BOUND * 0.1), lower.add(upper).div(2), search.c.mul(10));
-  return { lower, upper, c };
 }

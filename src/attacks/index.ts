@@ -12,3 +12,4 @@ export { JSMA, JSMA_DEFAULTS, type JSMAOptions, type JSMAVariant } from './jsma.
 export { CWLinf, CW_LINF_DEFAULTS, type CWLinfOptions } from './cw-linf.js';
 export { CWL0, CW_L0_DEFAULTS, type CWL0Options } from './cw-l0.js';
 export { attackAllTargets, type AllTargetsResult, type DistortionSummary, type DistortionNorm } from './all-targets.js';
+export { LBFGSAttack, LBFGS_ATTACK_DEFAULTS, type LBFGSAttackOptions } from './lbfgs.js';

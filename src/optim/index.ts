@@ -18,3 +18,4 @@ export {
   type SchedulerStateDict,
 } from './lr-scheduler.js';
 export { clipGradNorm, clipGradValue } from './clip-grad.js';
+export { projectedLbfgs, type ProjectedLbfgsOptions, type ProjectedLbfgsResult } from './projected-lbfgs.js';

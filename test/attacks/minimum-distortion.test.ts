@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 
 import { enableGrad, F, grad, liveTensors, manualSeed, nn, noGrad, rand, scope, tensor, Tensor } from '../../src/index.js';
-import { attackAllTargets, CWL0, CWL2, CWLinf, DeepFool, JSMA, PGD, cwObjective, fromTanhSpace, goalMargin, toTanhSpace, type AttackResult } from '../../src/attacks/index.js';
+import { attackAllTargets, CWL0, CWL2, CWLinf, DeepFool, JSMA, LBFGSAttack, PGD, cwObjective, fromTanhSpace, goalMargin, toTanhSpace, type AttackResult } from '../../src/attacks/index.js';
 import { loadMnist } from '../../src/data/mnist.js';
 import { loadSafetensors } from '../../src/io/safetensors.js';
 import { assertClose, assertThrowsWith, SmallCnn, trainedSmallCnn } from '../helpers.js';
@@ -219,6 +219,20 @@ describe('on an MNIST CNN', () => {
     });
   });
 
+  test('L-BFGS reaches every target, farther than C&W L2 with the same budget of c values', () => {
+    scope(() => {
+      const x8 = x.narrow(0, 0, 8);
+      const y8 = y.narrow(0, 0, 8);
+      const targets = y8.add(1).remainder(10);
+      const lbfgs = new LBFGSAttack({ searchSteps: 5, maxIterations: 50 }).run(model, x8, { labels: y8, targets });
+      checkInvariants(lbfgs, true);
+      assert.ok(lbfgs.success.all().item(), `L-BFGS success ${lbfgs.success.float().mean().item()}`);
+      const untargeted = new LBFGSAttack({ searchSteps: 5, maxIterations: 50 }).run(model, x8, { labels: y8 });
+      checkInvariants(untargeted, false);
+      assert.ok(untargeted.l2.mean().item() < lbfgs.l2.mean().item(), 'one target of nine is harder than any wrong class');
+    });
+  });
+
   test('all targets: one row per example and other class; the best case is the easiest target, the worst the hardest', () => {
     scope(() => {
       const x4 = x.narrow(0, 0, 4);
@@ -289,6 +303,9 @@ test('bad options get clear errors', () => {
     [() => new CWL0({ kappa: -0.5 }), /CWL0: kappa must be a finite number >= 0, got -0.5/],
     [() => new CWL0({ maxIterations: 0 }), /CWL0: maxIterations must be an integer >= 1, got 0/],
     [() => new CWL2({ discretize: 'yes' as unknown as boolean }), /CWL2: discretize must be true or false, got/],
+    [() => new LBFGSAttack({ searchSteps: 0 }), /L-BFGS: searchSteps must be an integer >= 1, got 0/],
+    [() => new LBFGSAttack({ initialConst: -1 }), /L-BFGS: initialConst must be a finite number > 0, got -1/],
+    [() => new LBFGSAttack({ history: 0 }), /L-BFGS: history must be an integer >= 1, got 0/],
     [() => new JSMA({ theta: 0 }), /JSMA: theta must be in \[-1, 0\) or \(0, 1\], got 0/],
     [() => new JSMA({ theta: 1.5 }), /JSMA: theta must be in \[-1, 0\) or \(0, 1\], got 1.5/],
     [() => new JSMA({ gamma: 0 }), /JSMA: gamma must be in \(0, 1\], got 0/],
