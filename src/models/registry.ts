@@ -3,6 +3,7 @@
 import type { Module } from '../nn/module.js';
 import type { RecipeName } from '../train/recipes.js';
 import { MADRY_CNN_DEFAULTS, madryCnn, madryCnnParameterCount } from './madry-cnn.js';
+import { CW_MNIST_DEFAULTS, cwMnistNet, cwMnistParameterCount } from './cw-mnist.js';
 import { VIT_MODEL_ENTRIES } from './vit.js';
 
 /**
@@ -122,6 +123,19 @@ registerModel({
   numClasses: 10,
   normalization: null,
   recipe: 'madry',
+});
+
+registerModel({
+  name: 'cw-mnist',
+  task: 'image-classification',
+  description: 'MNIST CNN of Carlini & Wagner (2017), Table I: conv3x3-32 ×2, pool, conv3x3-64 ×2, pool, fc200, dropout, fc200, fc10',
+  build: (options) => cwMnistNet(options),
+  config: CW_MNIST_DEFAULTS,
+  parameterCount: cwMnistParameterCount(),
+  inputSize: [1, 28, 28],
+  numClasses: 10,
+  normalization: null,
+  recipe: 'cw',
 });
 
 for (const entry of VIT_MODEL_ENTRIES) registerModel(entry);

@@ -38,6 +38,8 @@ test("the counts equal the papers' and torchvision's", () => {
     resnet152: 60_192_808,
     // He et al., Table 6: 0.27M.
     resnet20: 269_722,
+    // Carlini & Wagner's Table I network (train_models.py): convolutions 320 + 9,248 + 18,496 + 36,928, dense 205,000 + 40,200 + 2,010.
+    'cw-mnist': 312_202,
     // Goodfellow et al.'s released mnist.yaml: 100→1200→1200→784, and 784→(240×5)→(240×5)→1.
     gan_mnist_generator: 2_503_984,
     gan_mnist_discriminator: 1_231_441,
