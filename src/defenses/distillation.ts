@@ -1,0 +1,52 @@
+// Defensive distillation: Papernot, McDaniel, Wu, Jha & Swami, "Distillation
+// as a Defense to Adversarial Perturbations against Deep Neural Networks"
+// (IEEE S&P 2016). A teacher is trained with its softmax at temperature T,
+// the training set is relabelled with the teacher's softmax at T, a student
+// of the same architecture is trained on those soft labels at T, and the
+// student is deployed at T = 1 (its logits as they are). T = 100 in the
+// paper's MNIST runs. Carlini & Wagner (2017) show that it does not stop an
+// attack on the logits.
+import { noGrad } from '../tensor/autograd.js';
+import { cat } from '../tensor/ops.js';
+import { scope } from '../tensor/scope.js';
+import { describeValue, Tensor } from '../tensor/tensor.js';
+import * as F from '../nn/functional.js';
+import type { Module } from '../nn/module.js';
+import type { LossFn } from '../train/trainer.js';
+
+function checkTemperature(name: string, temperature: number): void {
+  if (typeof temperature !== 'number' || !(temperature > 0) || !Number.isFinite(temperature)) throw new RangeError(`${name}: the temperature must be a finite number > 0, got ${typeof temperature === 'number' ? temperature : describeValue(temperature)}`);
+}
+
+/**
+ * The training objective at temperature T: cross-entropy of softmax(z / T)
+ * against the targets, class indices (the teacher) or probabilities (the
+ * student's soft labels).
+ */
+export function temperatureLoss(temperature: number): LossFn {
+  checkTemperature('temperatureLoss', temperature);
+  return (model: Module, inputs: Tensor, targets: Tensor) => scope(() => F.crossEntropy((model.forward(inputs) as Tensor).div(temperature), targets));
+}
+
+/** The teacher's softmax at temperature T for every image, float32 [N, classes], in evaluation mode, `batchSize` at a time. */
+export function softLabels(teacher: Module, images: Tensor, temperature: number, batchSize = 500): Tensor {
+  checkTemperature('softLabels', temperature);
+  if (!(images instanceof Tensor) || images.ndim < 2 || images.shape[0] === 0) throw new TypeError(`softLabels: expected a non-empty batch of images [N, …], got ${images instanceof Tensor ? images.describe() : describeValue(images)}`);
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`softLabels: batchSize must be a positive integer, got ${batchSize}`);
+  const wasTraining = teacher.training;
+  teacher.eval();
+  try {
+    const parts: Tensor[] = [];
+    noGrad(() => {
+      for (let start = 0; start < images.shape[0]; start += batchSize) {
+        const n = Math.min(batchSize, images.shape[0] - start);
+        parts.push(scope(() => F.softmax((teacher.forward(images.narrow(0, start, n)) as Tensor).div(temperature), 1)));
+      }
+    });
+    const labels = cat(parts);
+    for (const p of parts) p.dispose();
+    return labels;
+  } finally {
+    teacher.train(wasTraining);
+  }
+}
