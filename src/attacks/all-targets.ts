@@ -7,7 +7,6 @@
 // distances are averaged over the successes counted.
 import { noGrad } from '../tensor/autograd.js';
 import { arange } from '../tensor/creation.js';
-import { where } from '../tensor/ops.js';
 import { scope } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { checkLabels, type Attack, type AttackResult, type Classifier } from './attack.js';
@@ -63,34 +62,55 @@ export function attackAllTargets(attack: Attack, model: Classifier, x: Tensor, o
     const inputs = scope(() => x.indexSelect(0, rows));
     const result = attack.run(model, inputs, { labels, targets });
     inputs.dispose();
-    const summaries = noGrad(() => summarise(result, x.shape[0], classes - 1, options.norm));
+    const summaries = summariseAllTargets(rowOutcomes(result), classes - 1, options.norm);
     return { result, ...summaries, dispose: () => result.dispose() };
   } finally {
     for (const t of [rows, labels, targets]) t.dispose();
   }
 }
 
-function summarise(result: AttackResult, n: number, others: number, norm: DistortionNorm): { best: DistortionSummary; average: DistortionSummary; worst: DistortionSummary } {
-  return scope(() => {
-    const success = result.success.view(n, others);
-    const distances = { l0: result.l0.view(n, others), l2: result.l2.view(n, others), linf: result.linf.view(n, others) };
-    const ranking = distances[norm];
-    const pick = (column: Tensor, counted: Tensor): DistortionSummary => {
-      const chosen = (d: Tensor) => d.gather(1, column.view(-1, 1)).view(-1).maskedSelect(counted);
-      const count = counted.sum().item();
-      return {
-        successRate: counted.float().mean().item(),
-        meanL0: count === 0 ? NaN : chosen(distances.l0).mean().item(),
-        meanL2: count === 0 ? NaN : chosen(distances.l2).mean().item(),
-        meanLinf: count === 0 ? NaN : chosen(distances.linf).mean().item(),
-        successes: count,
-      };
-    };
-    const best = pick(where(success, ranking, Infinity).argmin(1), success.any(1));
-    const worst = pick(where(success, ranking, -Infinity).argmax(1), success.all(1));
-    const count = success.sum().item();
-    const over = (d: Tensor) => (count === 0 ? NaN : d.maskedSelect(success).mean().item());
-    const average: DistortionSummary = { successRate: success.float().mean().item(), meanL0: over(distances.l0), meanL2: over(distances.l2), meanLinf: over(distances.linf), successes: count };
-    return { best, average, worst };
-  });
+/** Per-row outcomes of an attack, as plain numbers: success and the three distances. */
+export interface RowOutcomes {
+  success: boolean[];
+  l0: number[];
+  l2: number[];
+  linf: number[];
+}
+
+/** The outcomes of a result's rows. */
+export function rowOutcomes(result: AttackResult): RowOutcomes {
+  return {
+    success: result.success.toArray() as boolean[],
+    l0: result.l0.toArray() as number[],
+    l2: result.l2.toArray() as number[],
+    linf: result.linf.toArray() as number[],
+  };
+}
+
+/** Success rate and mean distances over the successful rows. */
+export function summariseRows(rows: RowOutcomes): DistortionSummary {
+  return summary(rows.success.length, rows.success.flatMap((ok, i) => (ok ? [i] : [])), rows);
+}
+
+function summary(total: number, chosen: number[], rows: RowOutcomes): DistortionSummary {
+  const mean = (d: number[]) => (chosen.length === 0 ? NaN : chosen.reduce((sum, i) => sum + d[i], 0) / chosen.length);
+  return { successRate: total === 0 ? NaN : chosen.length / total, meanL0: mean(rows.l0), meanL2: mean(rows.l2), meanLinf: mean(rows.linf), successes: chosen.length };
+}
+
+/**
+ * The best, average and worst case of rows laid out example-major, `others`
+ * targets per example, ranked by `norm`.
+ */
+export function summariseAllTargets(rows: RowOutcomes, others: number, norm: DistortionNorm): { best: DistortionSummary; average: DistortionSummary; worst: DistortionSummary } {
+  const n = rows.success.length / others;
+  if (!Number.isInteger(n)) throw new RangeError(`summariseAllTargets: ${rows.success.length} rows are not whole examples of ${others} targets`);
+  const best: number[] = [];
+  const worst: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const mine = Array.from({ length: others }, (_, j) => i * others + j);
+    const succeeded = mine.filter((r) => rows.success[r]);
+    if (succeeded.length > 0) best.push(succeeded.reduce((a, b) => (rows[norm][b] < rows[norm][a] ? b : a)));
+    if (succeeded.length === others) worst.push(succeeded.reduce((a, b) => (rows[norm][b] > rows[norm][a] ? b : a)));
+  }
+  return { best: summary(n, best, rows), average: summariseRows(rows), worst: summary(n, worst, rows) };
 }

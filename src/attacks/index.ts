@@ -11,5 +11,5 @@ export { DeepFool, DEEPFOOL_DEFAULTS, type DeepFoolOptions } from './deepfool.js
 export { JSMA, JSMA_DEFAULTS, type JSMAOptions, type JSMAVariant } from './jsma.js';
 export { CWLinf, CW_LINF_DEFAULTS, type CWLinfOptions } from './cw-linf.js';
 export { CWL0, CW_L0_DEFAULTS, type CWL0Options } from './cw-l0.js';
-export { attackAllTargets, type AllTargetsResult, type DistortionSummary, type DistortionNorm } from './all-targets.js';
+export { attackAllTargets, summariseAllTargets, summariseRows, rowOutcomes, type AllTargetsResult, type DistortionSummary, type DistortionNorm, type RowOutcomes } from './all-targets.js';
 export { LBFGSAttack, LBFGS_ATTACK_DEFAULTS, type LBFGSAttackOptions } from './lbfgs.js';

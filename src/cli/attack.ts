@@ -2,7 +2,7 @@
 // MNIST (or CIFAR-10) test set, or evaluate it against the paper's attack suite.
 import { resolve } from 'node:path';
 
-import { manualSeed, noGrad, scope, setNumThreads, tensor, zerosLike, type Tensor } from '../tensor/index.js';
+import { manualSeed, noGrad, scope, setNumThreads, tensor, zeros, zerosLike, type Tensor } from '../tensor/index.js';
 import { saveSafetensors } from '../io/safetensors.js';
 import { listModels } from '../models/registry.js';
 import type { Module } from '../nn/module.js';
@@ -12,7 +12,14 @@ import { FAB, FABT } from '../attacks/fab.js';
 import { FGSM } from '../attacks/fgsm.js';
 import { PGD } from '../attacks/pgd.js';
 import { Square } from '../attacks/square.js';
-import type { Attack, AttackResult, Classifier, Norm } from '../attacks/attack.js';
+import type { Attack, AttackResult, Classifier, Norm, TargetMode } from '../attacks/attack.js';
+import { CWL2 } from '../attacks/cw-l2.js';
+import { CWL0 } from '../attacks/cw-l0.js';
+import { CWLinf } from '../attacks/cw-linf.js';
+import { DeepFool } from '../attacks/deepfool.js';
+import { JSMA } from '../attacks/jsma.js';
+import { LBFGSAttack } from '../attacks/lbfgs.js';
+import { attackAllTargets, rowOutcomes, summariseAllTargets, summariseRows, type DistortionNorm, type DistortionSummary, type RowOutcomes } from '../attacks/all-targets.js';
 import { evaluateAttack, evaluateSuite, formatTable, mergeRows, type AttackSpec, type RobustnessRow } from '../eval/robustness.js';
 import { autoAttack, autoAttackRow, AUTOATTACK_VERSIONS, formatStages, mergeAutoAttack, type AutoAttackResult, type AutoAttackStage, type AutoAttackSummary } from '../eval/autoattack.js';
 import { gradientMaskingFlags } from '../eval/diagnostics.js';
@@ -22,7 +29,23 @@ import { LAUNCH_OPTIONS, processPlace } from './launch.js';
 import { chunkSeed, completeRows, gatherChunks, shardChunks, type Chunk } from '../distributed/shards.js';
 import { classifierFor, DATASETS, loadDataset, loadModel } from './model-files.js';
 
-const ATTACKS = ['fgsm', 'bim', 'pgd', 'apgd-ce', 'apgd-dlr', 'apgd-t', 'fab', 'fab-t', 'square'] as const;
+const BOUNDED = ['fgsm', 'bim', 'pgd', 'apgd-ce', 'apgd-dlr', 'apgd-t', 'fab', 'fab-t', 'square'] as const;
+// The attacks that look for the smallest change that fools the model (no ε).
+const MINIMUM_DISTORTION = ['cw-l2', 'cw-l0', 'cw-linf', 'deepfool', 'jsma', 'lbfgs'] as const;
+const ATTACKS = [...BOUNDED, ...MINIMUM_DISTORTION] as const;
+const TARGET_MODES = ['untargeted', 'random', 'least-likely', 'all'] as const;
+type MinimumDistortionName = (typeof MINIMUM_DISTORTION)[number];
+
+// The options of the minimum-distortion attacks, and which of them each takes.
+const MINIMUM_DISTORTION_OPTIONS = ['kappa', 'search-steps', 'max-iterations', 'initial-const', 'lr', 'overshoot', 'theta', 'gamma', 'variant', 'discretize'] as const;
+const TAKES: Record<MinimumDistortionName, readonly (typeof MINIMUM_DISTORTION_OPTIONS)[number][]> = {
+  'cw-l2': ['kappa', 'search-steps', 'max-iterations', 'initial-const', 'lr', 'discretize'],
+  'cw-l0': ['kappa', 'max-iterations', 'initial-const', 'lr', 'discretize'],
+  'cw-linf': ['kappa', 'max-iterations', 'initial-const', 'lr', 'discretize'],
+  deepfool: ['max-iterations', 'overshoot', 'discretize'],
+  jsma: ['theta', 'gamma', 'variant', 'discretize'],
+  lbfgs: ['search-steps', 'max-iterations', 'initial-const', 'discretize'],
+};
 
 const COMMON = {
   arch: { type: 'string', value: 'NAME', help: `model architecture (${listModels('image-classification').join(', ')})`, default: 'madry-cnn' },
@@ -57,9 +80,24 @@ export const ATTACK: CommandSpec = {
     'no-random-start': { type: 'boolean', help: 'start PGD at the clean image' },
     'early-stop': { type: 'boolean', help: 'stop attacking an image once it is misclassified (bim, pgd)' },
     seed: { type: 'string', value: 'N', help: 'seed of the random starts and draws', default: '0' },
-    'save-adv': { type: 'string', value: 'FILE', help: 'write the adversarial batch and its labels (.safetensors)' },
+    'save-adv': { type: 'string', value: 'FILE', help: 'write the adversarial batch and its labels (.safetensors); minimum-distortion attacks: one row per image and target, with clean, labels and targets' },
+    'target-mode': { type: 'string', value: TARGET_MODES.join('|'), help: 'minimum-distortion attacks: away from the label, towards a random or the least likely class, or towards every other class (best, average and worst case)', default: 'untargeted' },
+    kappa: { type: 'string', value: 'K', help: 'cw-*: the confidence κ a success needs (cw-l0: 0.01, else 0)' },
+    'search-steps': { type: 'string', value: 'N', help: 'cw-l2, lbfgs: values of c tried per image (9; the C&W paper: 20)' },
+    'max-iterations': { type: 'string', value: 'N', help: 'cw-*, lbfgs: iterations per value of c (cw-l2 10,000, cw-l0 and cw-linf 1,000, lbfgs 100); deepfool: steps (50)' },
+    'initial-const': { type: 'string', value: 'C', help: 'cw-*, lbfgs: the first c (cw-l2 and cw-l0 1e-3, cw-linf 1e-5, lbfgs 1e-2)' },
+    lr: { type: 'string', value: 'R', help: "cw-*: Adam's learning rate (cw-linf 5e-3, else 1e-2)" },
+    overshoot: { type: 'string', value: 'E', help: 'deepfool: the overshoot η (0.02); deepfool follows --norm' },
+    theta: { type: 'string', value: 'T', help: 'jsma: the change of a chosen pixel, a fraction of the box (+1 raises pixels to 1)' },
+    gamma: { type: 'string', value: 'G', help: 'jsma: the largest fraction of pixels that may change, in (0, 1] (1)' },
+    variant: { type: 'string', value: 'z|f', help: 'jsma: saliency of the logits (z) or of the softmax (f)' },
+    discretize: { type: 'boolean', help: 'minimum-distortion attacks: round results to 8-bit pixel values, repairing what rounding breaks' },
   },
-  notes: CHUNKS,
+  notes:
+    CHUNKS +
+    '\n\nThe minimum-distortion attacks (cw-l2, cw-l0, cw-linf, deepfool, jsma, lbfgs) report the success rate and,\n' +
+    'over the successes, the mean L0, L2 and L∞ distances. Images the model already misclassifies need no attack:\n' +
+    'they are left out of every figure and counted as `misclassified` (their rows are still in --save-adv).',
 };
 
 export const SUITES = ['madry', 'autoattack'] as const;
@@ -114,10 +152,10 @@ function loadModelAndData(command: string, values: Record<string, string | boole
   return { model, classifier, images, labels, dispose: () => [model, images, labels].forEach((t) => t.dispose()) };
 }
 
-const NAMES: Record<(typeof ATTACKS)[number], string> = { fgsm: 'FGSM', bim: 'BIM', pgd: 'PGD', 'apgd-ce': 'APGD-CE', 'apgd-dlr': 'APGD-DLR', 'apgd-t': 'APGD-T', fab: 'FAB', 'fab-t': 'FAB-T', square: 'Square' };
+const NAMES: Record<(typeof BOUNDED)[number], string> = { fgsm: 'FGSM', bim: 'BIM', pgd: 'PGD', 'apgd-ce': 'APGD-CE', 'apgd-dlr': 'APGD-DLR', 'apgd-t': 'APGD-T', fab: 'FAB', 'fab-t': 'FAB-T', square: 'Square' };
 
 function makeAttack(values: Record<string, string | boolean | undefined>): { spec: AttackSpec; norm: Norm } {
-  const kind = choiceOption('attack', 'attack', values.attack, ATTACKS);
+  const kind = choiceOption('attack', 'attack', values.attack, BOUNDED);
   const norm = choiceOption('attack', 'norm', values.norm, ['linf', 'l2'] as const);
   if ((kind === 'fgsm' || kind === 'bim') && norm !== 'linf') throw new UsageError(`attack: ${kind} is an L∞ attack; --norm l2 needs pgd, apgd-*, fab* or square`);
   const eps = numberOption('attack', 'eps', values.eps, { min: 0, exclusiveMin: kind !== 'fgsm' && kind !== 'bim' && kind !== 'pgd' });
@@ -126,7 +164,7 @@ function makeAttack(values: Record<string, string | boolean | undefined>): { spe
   const restarts = numberOption('attack', 'restarts', values.restarts, { min: 1, integer: true });
   const queries = numberOption('attack', 'queries', values.queries, { min: 1, integer: true });
   const earlyStop = Boolean(values['early-stop']);
-  const attacks: Record<(typeof ATTACKS)[number], () => Attack> = {
+  const attacks: Record<(typeof BOUNDED)[number], () => Attack> = {
     fgsm: () => new FGSM({ eps }),
     bim: () => new BIM({ eps, steps, stepSize, earlyStop }),
     pgd: () => new PGD({ norm, eps, steps, stepSize, restarts, randomStart: !values['no-random-start'], earlyStop }),
@@ -138,6 +176,9 @@ function makeAttack(values: Record<string, string | boolean | undefined>): { spe
     square: () => new Square({ norm, eps, queries, restarts }),
   };
   const name = kind === 'fgsm' || kind === 'square' ? NAMES[kind] : `${NAMES[kind]}-${steps}`;
+  const misplaced = MINIMUM_DISTORTION_OPTIONS.find((o) => values[o] !== undefined);
+  if (misplaced !== undefined) throw new UsageError(`attack: --${misplaced} is an option of the minimum-distortion attacks (${MINIMUM_DISTORTION.join(', ')}), not of ${kind}`);
+  if (values['target-mode'] !== 'untargeted') throw new UsageError(`attack: --target-mode is for the minimum-distortion attacks (${MINIMUM_DISTORTION.join(', ')}); ${kind} runs untargeted`);
   const iterations = kind === 'fgsm' ? 1 : kind === 'square' ? queries : steps;
   return { spec: { name, attack: attacks[kind](), norm: norm === 'linf' ? 'L∞' : 'L2', eps, steps: iterations, restarts: kind === 'fgsm' || kind === 'bim' ? 1 : restarts }, norm };
 }
@@ -175,7 +216,9 @@ async function inChunks<T>(loaded: Loaded, batchSize: number, evaluate: (chunk: 
   return { results: await gatherChunks(mine), rank };
 }
 
-export async function runAttack(values: Record<string, string | boolean | undefined>): Promise<AttackReport> {
+export async function runAttack(values: Record<string, string | boolean | undefined>): Promise<AttackReport | MinimumDistortionReport> {
+  const kind = choiceOption('attack', 'attack', values.attack, ATTACKS);
+  if ((MINIMUM_DISTORTION as readonly string[]).includes(kind)) return runMinimumDistortion(kind as MinimumDistortionName, values);
   const { spec } = makeAttack(values);
   const batchSize = numberOption('attack', 'batch-size', values['batch-size'], { min: 1, integer: true });
   const seed = numberOption('attack', 'seed', values.seed, { min: 0, integer: true });
@@ -306,4 +349,150 @@ function saveBroken(path: string, result: AutoAttackResult, loaded: Loaded, meta
     );
   });
   process.stderr.write(`${broken.length} broken examples written to ${path}\n`);
+}
+
+const MINIMUM_DISTORTION_NAMES: Record<MinimumDistortionName, string> = { 'cw-l2': 'C&W L2', 'cw-l0': 'C&W L0', 'cw-linf': 'C&W L∞', deepfool: 'DeepFool', jsma: 'JSMA', lbfgs: 'L-BFGS' };
+
+/** The attack, its display name and the norm that ranks its results. */
+function makeMinimumDistortion(kind: MinimumDistortionName, values: Record<string, string | boolean | undefined>): { name: string; attack: Attack; norm: DistortionNorm } {
+  const misplaced = MINIMUM_DISTORTION_OPTIONS.find((o) => values[o] !== undefined && !TAKES[kind].includes(o));
+  if (misplaced !== undefined) throw new UsageError(`attack: ${kind} does not take --${misplaced}; it takes ${TAKES[kind].map((o) => `--${o}`).join(', ')}`);
+  const number = (name: string, spec: Parameters<typeof numberOption>[3]) => (values[name] === undefined ? undefined : numberOption('attack', name, values[name], spec));
+  const positive = { min: 0, exclusiveMin: true };
+  const count = { min: 1, integer: true };
+  const common = { discretize: Boolean(values.discretize) };
+  const norm = choiceOption('attack', 'norm', values.norm, ['linf', 'l2'] as const);
+  const cw = { kappa: number('kappa', { min: 0 }), maxIterations: number('max-iterations', count), initialConst: number('initial-const', positive), lr: number('lr', positive), ...common };
+  const defined = <T extends object>(o: T): T => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+  switch (kind) {
+    case 'cw-l2':
+      return { name: MINIMUM_DISTORTION_NAMES[kind], attack: new CWL2(defined({ ...cw, searchSteps: number('search-steps', count) })), norm: 'l2' };
+    case 'cw-l0':
+      return { name: MINIMUM_DISTORTION_NAMES[kind], attack: new CWL0(defined(cw)), norm: 'l0' };
+    case 'cw-linf':
+      return { name: MINIMUM_DISTORTION_NAMES[kind], attack: new CWLinf(defined(cw)), norm: 'linf' };
+    case 'deepfool':
+      return { name: `DeepFool ${norm === 'linf' ? 'L∞' : 'L2'}`, attack: new DeepFool(defined({ norm, maxIterations: number('max-iterations', count), overshoot: number('overshoot', { min: 0 }), ...common })), norm };
+    case 'jsma': {
+      const variant = values.variant === undefined ? undefined : choiceOption('attack', 'variant', values.variant, ['z', 'f'] as const);
+      const theta = number('theta', { min: -1, max: 1 });
+      if (theta === 0) throw new UsageError('attack: --theta must not be 0 (> 0 raises pixels, < 0 lowers them)');
+      return { name: `JSMA-${(variant ?? 'z').toUpperCase()}`, attack: new JSMA(defined({ variant, theta, gamma: number('gamma', { min: 0, exclusiveMin: true, max: 1 }), ...common })), norm: 'l0' };
+    }
+    case 'lbfgs':
+      return { name: MINIMUM_DISTORTION_NAMES[kind], attack: new LBFGSAttack(defined({ searchSteps: number('search-steps', count), maxIterations: number('max-iterations', count), initialConst: number('initial-const', positive), ...common })), norm: 'l2' };
+  }
+}
+
+interface DistortionFigures {
+  success_rate: number;
+  mean_l0: number;
+  mean_l2: number;
+  mean_linf: number;
+}
+
+export interface MinimumDistortionReport extends DistortionFigures {
+  attack: string;
+  target_mode: (typeof TARGET_MODES)[number];
+  n: number;
+  /** Images the model got wrong before any attack: left out of every figure. */
+  misclassified: number;
+  /** Image–target pairs the figures are over. */
+  attacked: number;
+  best?: DistortionFigures;
+  average?: DistortionFigures;
+  worst?: DistortionFigures;
+  seconds: number;
+  saved: string | null;
+}
+
+function figures(s: DistortionSummary): DistortionFigures {
+  return { success_rate: s.successRate, mean_l0: s.meanL0, mean_l2: s.meanL2, mean_linf: s.meanLinf };
+}
+
+async function runMinimumDistortion(kind: MinimumDistortionName, values: Record<string, string | boolean | undefined>): Promise<MinimumDistortionReport> {
+  const { name, attack, norm } = makeMinimumDistortion(kind, values);
+  const mode = choiceOption('attack', 'target-mode', values['target-mode'], TARGET_MODES);
+  const batchSize = numberOption('attack', 'batch-size', values['batch-size'], { min: 1, integer: true });
+  const seed = numberOption('attack', 'seed', values.seed, { min: 0, integer: true });
+  const savePath = typeof values['save-adv'] === 'string' ? resolve(values['save-adv']) : null;
+  if (savePath !== null && !savePath.endsWith('.safetensors')) throw new UsageError(`attack: --save-adv must name a .safetensors file, got '${values['save-adv']}'`);
+  const loaded = loadModelAndData('attack', values);
+  const started = performance.now();
+  const n = loaded.images.shape[0];
+  const [correct, classes] = noGrad(() => scope(() => {
+    const logits = loaded.classifier instanceof Function ? loaded.classifier(loaded.images) : (loaded.classifier.forward(loaded.images) as Tensor);
+    return [logits.argmax(1).eq(loaded.labels).toArray() as boolean[], logits.shape[1]];
+  }));
+  const perImage = mode === 'all' ? classes - 1 : 1;
+  const adversarial = savePath !== null ? zeros([n * perImage, ...loaded.images.shape.slice(1)]) : null;
+  const targets = savePath !== null && mode !== 'untargeted' ? zeros([n * perImage], { dtype: 'int64' }) : null;
+  try {
+    const { results, rank } = await inChunks(loaded, batchSize, (chunk, progress) => {
+      manualSeed(chunkSeed(seed, chunk.index));
+      const done = progress(name, chunk.length);
+      const outcome = scope(() => {
+        const [x, y] = [loaded.images.narrow(0, chunk.start, chunk.length), loaded.labels.narrow(0, chunk.start, chunk.length)];
+        const all = mode === 'all' ? attackAllTargets(attack, loaded.classifier, x, { labels: y, norm }) : null;
+        const result = all?.result ?? attack.run(loaded.classifier, x, { labels: y, targetMode: mode as TargetMode });
+        noGrad(() => {
+          adversarial?.narrow(0, chunk.start * perImage, chunk.length * perImage).copy_(result.adversarial);
+          if (targets !== null) targets.narrow(0, chunk.start * perImage, chunk.length * perImage).copy_(result.targets!);
+        });
+        return rowOutcomes(result);
+      });
+      done?.(chunk.length);
+      return outcome;
+    });
+    if (adversarial !== null) await completeRows(adversarial);
+    if (targets !== null) await completeRows(targets);
+    // Rows of images the model got wrong are left out.
+    const all: RowOutcomes = { success: [], l0: [], l2: [], linf: [] };
+    results.forEach((r) => r.success.forEach((_, row) => {
+      for (const key of ['success', 'l0', 'l2', 'linf'] as const) (all[key] as unknown[]).push(r[key][row]);
+    }));
+    const keep = all.success.map((_, row) => correct[Math.floor(row / perImage)]);
+    const counted: RowOutcomes = { success: all.success.filter((_, i) => keep[i]), l0: all.l0.filter((_, i) => keep[i]), l2: all.l2.filter((_, i) => keep[i]), linf: all.linf.filter((_, i) => keep[i]) };
+    const cases = mode === 'all' ? summariseAllTargets(counted, perImage, norm) : null;
+    const overall = summariseRows(counted);
+    const report: MinimumDistortionReport = {
+      attack: name,
+      target_mode: mode,
+      n,
+      misclassified: correct.filter((c) => !c).length,
+      attacked: counted.success.length,
+      ...figures(overall),
+      ...(cases === null ? {} : { best: figures(cases.best), average: figures(cases.average), worst: figures(cases.worst) }),
+      seconds: (performance.now() - started) / 1000,
+      saved: savePath,
+    };
+    if (rank === 0) {
+      if (savePath !== null) {
+        const rows = scope(() => tensor(Array.from({ length: n * perImage }, (_, r) => Math.floor(r / perImage)), { dtype: 'int64' }));
+        scope(() =>
+          saveSafetensors(
+            savePath,
+            { adversarial: adversarial!, clean: loaded.images.indexSelect(0, rows), labels: loaded.labels.indexSelect(0, rows), ...(targets === null ? {} : { targets }) },
+            { attack: name, target_mode: mode, misclassified_rows_included: 'true' },
+          ),
+        );
+        rows.dispose();
+      }
+      process.stderr.write(`${formatDistortion(report)}\n`);
+      if (savePath !== null) process.stderr.write(`adversarial examples written to ${savePath}\n`);
+    }
+    return report;
+  } finally {
+    adversarial?.dispose();
+    targets?.dispose();
+    loaded.dispose();
+  }
+}
+
+function formatDistortion(r: MinimumDistortionReport): string {
+  const line = (label: string, f: DistortionFigures) =>
+    `${label.padEnd(9)} success ${(100 * f.success_rate).toFixed(1).padStart(5)}%   mean L0 ${f.mean_l0.toFixed(1).padStart(6)}   L2 ${f.mean_l2.toFixed(3)}   L∞ ${f.mean_linf.toFixed(3)}`;
+  const head = `${r.attack}, ${r.target_mode}: ${r.attacked} attacks on ${r.n - r.misclassified} of ${r.n} images (${r.misclassified} misclassified left out), ${r.seconds.toFixed(1)} s`;
+  const rows = r.best === undefined ? [line('all', r)] : [line('best', r.best), line('average', r.average!), line('worst', r.worst!)];
+  return [head, ...rows].join('\n');
 }

@@ -60,7 +60,17 @@ const BAD: [string, string[], RegExp][] = [
   ['an unknown architecture', ['train', '--arch', 'lenet'], /unknown --arch 'lenet'; choose one of/],
   ['an unknown adversarial mode', ['train', '--adv', 'cw'], /--adv must be one of none, fgsm, pgd, got 'cw'/],
   ['weights that are not safetensors', ['train', '--out', 'model.pt'], /--out must name a \.safetensors file/],
-  ['an unknown attack', ['attack', '--attack', 'cw', '--weights', 'x.safetensors'], /--attack must be one of fgsm, bim, pgd, apgd-ce, apgd-dlr, apgd-t, fab, fab-t, square, got 'cw'/],
+  ['an unknown attack', ['attack', '--attack', 'cw', '--weights', 'x.safetensors'], /--attack must be one of fgsm, bim, pgd, apgd-ce, apgd-dlr, apgd-t, fab, fab-t, square, cw-l2, cw-l0, cw-linf, deepfool, jsma, lbfgs, got 'cw'/],
+  ['a C&W option on PGD', ['attack', '--attack', 'pgd', '--kappa', '5', '--weights', 'x.safetensors'], /--kappa is an option of the minimum-distortion attacks \(cw-l2, cw-l0, cw-linf, deepfool, jsma, lbfgs\), not of pgd/],
+  ['a target mode on PGD', ['attack', '--attack', 'pgd', '--target-mode', 'all', '--weights', 'x.safetensors'], /--target-mode is for the minimum-distortion attacks/],
+  ['an option the attack does not take', ['attack', '--attack', 'jsma', '--kappa', '5', '--weights', 'x.safetensors'], /jsma does not take --kappa; it takes --theta, --gamma, --variant, --discretize/],
+  ['a negative κ', ['attack', '--attack', 'cw-l2', '--kappa=-1', '--weights', 'x.safetensors'], /--kappa must be >= 0, got -1/],
+  ['no search steps', ['attack', '--attack', 'cw-l2', '--search-steps', '0', '--weights', 'x.safetensors'], /--search-steps must be >= 1, got 0/],
+  ['a θ of 0', ['attack', '--attack', 'jsma', '--theta', '0', '--weights', 'x.safetensors'], /--theta must not be 0/],
+  ['γ above 1', ['attack', '--attack', 'jsma', '--gamma', '1.5', '--weights', 'x.safetensors'], /--gamma must be <= 1, got 1.5/],
+  ['an unknown JSMA variant', ['attack', '--attack', 'jsma', '--variant', 'g', '--weights', 'x.safetensors'], /--variant must be one of z, f, got 'g'/],
+  ['an unknown target mode', ['attack', '--attack', 'cw-l2', '--target-mode', 'everything', '--weights', 'x.safetensors'], /--target-mode must be one of untargeted, random, least-likely, all, got 'everything'/],
+  ['a negative overshoot', ['attack', '--attack', 'deepfool', '--overshoot=-0.1', '--weights', 'x.safetensors'], /--overshoot must be >= 0, got -0.1/],
   ['L2 with FGSM', ['attack', '--attack', 'fgsm', '--norm', 'l2', '--weights', 'x.safetensors'], /fgsm is an L∞ attack; --norm l2 needs pgd, apgd-\*, fab\* or square/],
   ['an APGD budget of 0', ['attack', '--attack', 'apgd-ce', '--eps', '0', '--weights', 'x.safetensors'], /--eps must be > 0, got 0/],
   ['a Square attack without queries', ['attack', '--attack', 'square', '--queries', '0', '--weights', 'x.safetensors'], /--queries must be >= 1, got 0/],
@@ -113,6 +123,36 @@ test('a model for 32×32 inputs trains on padded MNIST and its weights carry the
   const tooBig = netlab('train', '--arch', 'resnet50', '--epochs', '0');
   assert.equal(tooBig.code, 2);
   assert.match(tooBig.stderr, /'resnet50' takes 3×224×224 images; MNIST works with models for 28×28 or 32×32 inputs/);
+});
+
+test('minimum-distortion attacks report success and mean distances, best/average/worst with --target-mode all, and save one row per target', () => {
+  const weights = join(dir, 'cw-mnist.safetensors');
+  const train = netlab('train', '--arch', 'cw-mnist', '--epochs', '0', '--out', weights, '--json');
+  assert.equal(train.code, 0, train.stderr);
+  const adv = join(dir, 'cw-all.safetensors');
+  const run = netlab('attack', '--arch', 'cw-mnist', '--weights', weights, '--attack', 'cw-l2', '--search-steps', '2', '--max-iterations', '20', '--lr', '0.1', '--target-mode', 'all', '--n', '30', '--save-adv', adv, '--json');
+  assert.equal(run.code, 0, run.stderr);
+  const report = JSON.parse(run.stdout);
+  assert.equal(report.n, 30);
+  assert.equal(report.attacked, (30 - report.misclassified) * 9, 'nine targets per image the model gets right');
+  for (const c of ['best', 'average', 'worst']) for (const f of ['success_rate', 'mean_l0', 'mean_l2', 'mean_linf']) assert.ok(f in report[c], `${c}.${f}`);
+  assert.ok(report.best.success_rate >= report.average.success_rate && report.average.success_rate >= report.worst.success_rate);
+  assert.match(run.stderr, /C&W L2, all: \d+ attacks on \d+ of 30 images/);
+  const file = loadSafetensors(adv);
+  assert.deepEqual(file.tensors.get('adversarial')!.shape, [270, 1, 28, 28]);
+  assert.deepEqual(file.tensors.get('clean')!.shape, [270, 1, 28, 28]);
+  const labels = file.tensors.get('labels')!.toArray() as number[];
+  const targets = file.tensors.get('targets')!.toArray() as number[];
+  assert.ok(targets.every((t, i) => t !== labels[i]), 'no target is the label');
+  for (const t of file.tensors.values()) t.dispose();
+  const deepfool = netlab('attack', '--arch', 'cw-mnist', '--weights', weights, '--attack', 'deepfool', '--norm', 'l2', '--n', '20', '--json');
+  assert.equal(deepfool.code, 0, deepfool.stderr);
+  const df = JSON.parse(deepfool.stdout);
+  assert.equal(df.attack, 'DeepFool L2');
+  assert.equal(df.attacked, 20 - df.misclassified);
+  // Untrained weights: boundaries may lie outside the box, so only the figures' consistency is checked.
+  assert.ok(df.success_rate >= 0 && df.success_rate <= 1);
+  assert.ok(df.success_rate === 0 ? df.mean_l2 === null : df.mean_l2 > 0, 'no mean without successes (null in JSON)');
 });
 
 test('a missing or foreign weights file is a clear error, exit code 1', () => {
