@@ -54,6 +54,22 @@ export function assertThrowsWith(fn: () => unknown, ...patterns: RegExp[]): void
   for (const p of patterns) assert.match(thrown.message, p);
 }
 
+/** The fixed CNN of the attack fixtures (test/fixtures/make_attack_fixtures.py's Net) on 8×8 inputs, 5 classes; its weights come from the fixture file. */
+export class AttackFixtureNet extends nn.Module {
+  conv = new nn.Conv2d(1, 4, 3, { padding: 1 });
+  fc = new nn.Linear(16 * 4, 5);
+  forward(z: Tensor): Tensor {
+    return scope(() => this.fc.forward(F.maxPool2d(this.conv.forward(z).relu(), 2).flatten(1)));
+  }
+
+  /** The net with the weights a fixture file stores under net/<key>. */
+  static fromFixture(tensors: Map<string, Tensor>): AttackFixtureNet {
+    const net = new AttackFixtureNet();
+    net.loadStateDict(new Map([...tensors].filter(([k]) => k.startsWith('net/')).map(([k, v]) => [k.slice(4), v])));
+    return net;
+  }
+}
+
 /** A small MNIST CNN (conv 8 × 5×5, 4×4 max-pool, linear), for tests that need a model worth attacking. */
 export class SmallCnn extends nn.Module {
   conv = new nn.Conv2d(1, 8, 5, { padding: 2 });

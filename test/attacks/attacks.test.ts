@@ -6,7 +6,7 @@ import { F, liveTensors, manualSeed, nn, noGrad, scope, tensor, Tensor, zeros, f
 import { BIM, FGSM, PGD, randomStartInBall, withNormalization, type Attack, type AttackResult } from '../../src/attacks/index.js';
 import { loadMnist } from '../../src/data/mnist.js';
 import { loadSafetensors } from '../../src/io/safetensors.js';
-import { assertClose, assertThrowsWith, SmallCnn, trainedSmallCnn } from '../helpers.js';
+import { assertClose, assertThrowsWith, AttackFixtureNet, SmallCnn, trainedSmallCnn } from '../helpers.js';
 
 let model: SmallCnn;
 let x: Tensor; // 200 MNIST test images
@@ -146,13 +146,6 @@ describe('attack invariants on an MNIST CNN', () => {
 describe('parity with the same steps in PyTorch', () => {
   const file = loadSafetensors(fileURLToPath(new URL('../../../test/fixtures/attacks/attacks.safetensors', import.meta.url)));
   const t = (name: string) => file.tensors.get(name)!;
-  class Net extends nn.Module {
-    conv = new nn.Conv2d(1, 4, 3, { padding: 1 });
-    fc = new nn.Linear(16 * 4, 5);
-    forward(z: Tensor): Tensor {
-      return scope(() => this.fc.forward(F.maxPool2d(this.conv.forward(z).relu(), 2).flatten(1)));
-    }
-  }
   // Gradient signs can only differ where a gradient is within rounding of 0; none is in this batch.
   const TOL = { rtol: 0, atol: 1e-6 };
   const cases: [string, () => Attack, boolean][] = [
@@ -165,9 +158,7 @@ describe('parity with the same steps in PyTorch', () => {
   for (const [name, make, targeted] of cases) {
     test(name, () => {
       scope(() => {
-        const net = new Net();
-        const sd = new Map([...file.tensors].filter(([k]) => k.startsWith('net/')).map(([k, v]) => [k.slice(4), v]));
-        net.loadStateDict(sd);
+        const net = AttackFixtureNet.fromFixture(file.tensors);
         const result = make().run(net, t('x'), targeted ? { labels: t('y'), targets: t('targets') } : { labels: t('y') });
         assertClose(result.adversarial, t(name), TOL, name);
         net.dispose();

@@ -9,7 +9,7 @@ import { enableGrad, F, grad, liveTensors, manualSeed, nn, noGrad, rand, scope, 
 import { attackAllTargets, CWL0, CWL2, CWLinf, DeepFool, JSMA, LBFGSAttack, PGD, cwObjective, fromTanhSpace, goalMargin, toTanhSpace, type AttackResult } from '../../src/attacks/index.js';
 import { loadMnist } from '../../src/data/mnist.js';
 import { loadSafetensors } from '../../src/io/safetensors.js';
-import { assertClose, assertThrowsWith, SmallCnn, trainedSmallCnn } from '../helpers.js';
+import { assertClose, assertThrowsWith, AttackFixtureNet, SmallCnn, trainedSmallCnn } from '../helpers.js';
 
 let start: number;
 before(() => (start = liveTensors()));
@@ -83,15 +83,7 @@ test('the goal margin masks the excluded class with −∞, so negative logits a
 describe('parity with the formulas in PyTorch', () => {
   const file = loadSafetensors(fileURLToPath(new URL('../../../test/fixtures/attacks/minimum_distortion.safetensors', import.meta.url)));
   const t = (name: string) => file.tensors.get(name)!;
-  class Net extends nn.Module {
-    conv = new nn.Conv2d(1, 4, 3, { padding: 1 });
-    fc = new nn.Linear(16 * 4, 5);
-    forward(z: Tensor): Tensor {
-      return scope(() => this.fc.forward(F.maxPool2d(this.conv.forward(z).relu(), 2).flatten(1)));
-    }
-  }
-  const net = new Net();
-  net.loadStateDict(new Map([...file.tensors].filter(([k]) => k.startsWith('net/')).map(([k, v]) => [k.slice(4), v])));
+  const net = AttackFixtureNet.fromFixture(file.tensors);
   after(() => {
     net.dispose();
     for (const v of file.tensors.values()) v.dispose();
