@@ -89,7 +89,7 @@ const BAD: [string, string[], RegExp][] = [
   ['no weights', ['attack'], /--weights FILE is required/],
   ['a Madry budget of 0 minutes', ['reproduce', 'madry', '--adv-minutes', '0'], /--adv-minutes must be > 0/],
   ['an argument to models', ['models', 'resnet50'], /Unexpected argument 'resnet50'/],
-  ['an unknown preset', ['train', '--preset', 'alexnet'], /--preset must be one of madry, resnet, vit, swin, got 'alexnet'/],
+  ['an unknown preset', ['train', '--preset', 'alexnet'], /--preset must be one of madry, cw, resnet, vit, swin, got 'alexnet'/],
   ['milestones with a cosine schedule', ['train', '--schedule', 'cosine', '--lr-milestones', '2'], /--lr-milestones needs --schedule step, got 'cosine'/],
   ['a warm-up longer than the run', ['train', '--epochs', '2', '--schedule', 'cosine', '--warmup-epochs', '3'], /--warmup-epochs must be <= 2, got 3/],
   ['a flip that is neither on nor off', ['train', '--flip', 'yes'], /--flip must be one of on, off, got 'yes'/],
