@@ -5,7 +5,7 @@ import { resolve } from 'node:path';
 
 import { manualSeed, setNumThreads, type Tensor } from '../tensor/index.js';
 import * as F from '../nn/functional.js';
-import { DataLoader, type BatchTransform } from '../data/dataset.js';
+import { DataLoader, TensorDataset, type BatchTransform } from '../data/dataset.js';
 import { mixupCutmix } from '../data/mixing.js';
 import { randomCrop, randomHorizontalFlip } from '../data/transforms.js';
 import { getModel, listModels } from '../models/registry.js';
@@ -14,8 +14,9 @@ import { SGD } from '../optim/sgd.js';
 import { fit, evaluate, type EpochInfo, type LossFn } from '../train/trainer.js';
 import { milestoneEpochs, RECIPE_NAMES, RECIPES, recipeSchedule, type RecipeName, type TrainingRecipe } from '../train/recipes.js';
 import { fgsmTraining, pgdTraining } from '../defenses/adversarial-training.js';
+import { softLabels, temperatureLoss } from '../defenses/distillation.js';
 import { choiceOption, numberOption, UsageError, type CommandSpec } from './args.js';
-import { classifierEntry, DATASETS, loadDataset, needsPreparation, planFor, prepare, saveModel, type DatasetName, type ModelPlan } from './model-files.js';
+import { classifierEntry, classifierFor, DATASETS, loadDataset, loadModel, needsPreparation, planFor, prepare, saveModel, type DatasetName, type ModelPlan } from './model-files.js';
 import { formatSeconds, progressBar } from './progress.js';
 import { LAUNCH_OPTIONS, processPlace } from './launch.js';
 import { DistributedSampler } from '../data/sampler.js';
@@ -54,6 +55,9 @@ export const TRAIN: CommandSpec = {
     eps: { type: 'string', value: 'E', help: 'L∞ budget of the training attack', default: '0.3' },
     'attack-steps': { type: 'string', value: 'K', help: 'PGD steps of the training attack', default: '40' },
     'attack-step-size': { type: 'string', value: 'A', help: 'PGD step size of the training attack', default: '0.01' },
+    temperature: { type: 'string', value: 'T', help: 'train with the softmax at temperature T (the teacher of defensive distillation)', default: '1' },
+    distill: { type: 'string', value: 'T', help: "defensive distillation (Papernot et al.): train on --teacher's softmax at T, at T; deploy at T = 1" },
+    teacher: { type: 'string', value: 'FILE', help: 'with --distill: the teacher, a model of the same --arch trained with --temperature T' },
     threads: { type: 'string', value: 'N', help: 'libtorch threads (default: all cores; with --nproc, each worker its share)' },
     json: { type: 'boolean', help: 'print the result as one JSON object on stdout' },
     ...LAUNCH_OPTIONS,
@@ -78,6 +82,10 @@ export interface TrainResult {
   /** The recipe as run, after the command line's overrides. */
   recipe: TrainingRecipe;
   adv: 'none' | 'fgsm' | 'pgd';
+  /** The softmax temperature of training (1: plain cross-entropy). */
+  temperature: number;
+  /** The teacher of a distilled model. */
+  teacher: string | null;
   epochs: number;
   test_accuracy: number;
   test_loss: number;
@@ -161,9 +169,19 @@ export function runTrain(values: Values): TrainResult {
     throw new UsageError(`train: --adv ${adv} attacks the hard labels; turn off the ${recipe.name} preset's mixing and smoothing with --mixup 0 --cutmix 0 --label-smoothing 0`);
   if (adv !== 'none' && plan.normalization !== null)
     throw new UsageError(`train: --adv on ${dataset} needs a model that takes raw [0, 1] pixels; '${arch}' expects standardised inputs`);
+  const distill = values.distill === undefined ? null : numberOption('train', 'distill', values.distill, { min: 0, exclusiveMin: true });
+  if (distill !== null && typeof values.teacher !== 'string') throw new UsageError('train: --distill T needs --teacher FILE, a model trained with --temperature T');
+  if (distill === null && values.teacher !== undefined) throw new UsageError('train: --teacher is for --distill T');
+  if (distill !== null && values.temperature !== '1') throw new UsageError('train: --distill T trains at temperature T; leave out --temperature');
+  const temperature = distill ?? numberOption('train', 'temperature', values.temperature, { min: 0, exclusiveMin: true });
+  if (temperature !== 1 && adv !== 'none') throw new UsageError('train: --temperature and --distill do not combine with --adv');
+  if (temperature !== 1 && (recipe.mixupAlpha > 0 || recipe.cutmixAlpha > 0 || recipe.labelSmoothing > 0))
+    throw new UsageError(`train: training at a temperature uses its own targets; turn off the ${recipe.name} preset's mixing and smoothing with --mixup 0 --cutmix 0 --label-smoothing 0`);
   const smoothing = recipe.labelSmoothing;
   const loss: LossFn | undefined =
-    adv === 'fgsm'
+    temperature !== 1
+      ? temperatureLoss(temperature)
+      : adv === 'fgsm'
       ? fgsmTraining({ eps })
       : adv === 'pgd'
         ? pgdTraining({ eps, steps: attackSteps, stepSize: attackStepSize })
@@ -181,6 +199,20 @@ export function runTrain(values: Values): TrainResult {
   const root = typeof values['data-root'] === 'string' ? values['data-root'] : undefined;
   const trainSet = loadDataset('train', dataset, 'train', root);
   const testSet = loadDataset('train', dataset, 'test', root);
+  // Distillation relabels the training set with the teacher's softmax at T.
+  let teacherPath: string | null = null;
+  let softTargets: Tensor | null = null;
+  if (distill !== null) {
+    const teacher = loadModel('train', arch, values.teacher, dataset);
+    teacherPath = resolve(String(values.teacher));
+    try {
+      log(`labelling the ${trainSet.length} training images with ${teacherPath}'s softmax at T = ${distill}`);
+      softTargets = softLabels(classifierFor(teacher.model, teacher.plan), trainSet.images, distill);
+    } finally {
+      teacher.model.dispose();
+    }
+  }
+  const trainData = softTargets === null ? trainSet : new TensorDataset(trainSet.images, softTargets);
   const model = getModel(arch, plan.options);
   // Rank 0's initial weights reach every rank when DDP wraps the model.
   const trained = worldSize > 1 ? new DistributedDataParallel(model) : model;
@@ -190,12 +222,13 @@ export function runTrain(values: Values): TrainResult {
   const transform = trainTransform(recipe, plan, 10);
   const loader =
     worldSize > 1
-      ? new DataLoader(trainSet, { batchSize: recipe.batchSize / worldSize, sampler: new DistributedSampler(trainSet, { numReplicas: worldSize, rank, seed }), seed: seed + rank, transform })
-      : new DataLoader(trainSet, { batchSize: recipe.batchSize, shuffle: true, seed, transform });
+      ? new DataLoader(trainData, { batchSize: recipe.batchSize / worldSize, sampler: new DistributedSampler(trainData, { numReplicas: worldSize, rank, seed }), seed: seed + rank, transform })
+      : new DataLoader(trainData, { batchSize: recipe.batchSize, shuffle: true, seed, transform });
   const { schedule, every } = recipeSchedule(optimizer, recipe, recipe.epochs, loader.length);
   const testTransform = !needsPreparation(plan) ? undefined : ([x, y]: Tensor[]) => [prepare(x, plan), y];
   const testLoader = new DataLoader(testSet, { batchSize: 1000, transform: testTransform });
-  const training = adv === 'none' ? '' : `, ${adv.toUpperCase()} adversarial training at ε = ${eps}`;
+  const training =
+    adv !== 'none' ? `, ${adv.toUpperCase()} adversarial training at ε = ${eps}` : distill !== null ? `, distilled at T = ${distill}` : temperature !== 1 ? `, softmax at T = ${temperature}` : '';
   const processes = worldSize > 1 ? `, ${worldSize} processes × batch ${recipe.batchSize / worldSize}` : '';
   log(`netlab train: ${arch} on ${dataset} (${trainSet.length} training, ${testSet.length} test images), ${recipe.name} preset: ${describeRecipe(recipe)}${training}${processes}`);
   const started = performance.now();
@@ -227,7 +260,7 @@ export function runTrain(values: Values): TrainResult {
   const final = evaluate(trained, testLoader);
   const trainSeconds = (performance.now() - started) / 1000;
   if (out !== null && main) {
-    saveModel(out, model, plan, { framework: 'netlab', test_accuracy: String(final.accuracy) });
+    saveModel(out, model, plan, { framework: 'netlab', test_accuracy: String(final.accuracy), training_temperature: String(temperature), ...(teacherPath === null ? {} : { teacher: teacherPath }) });
     log(`weights written to ${out}`);
   }
   log(`test accuracy ${(100 * final.accuracy).toFixed(2)}% (${Math.round(final.accuracy * final.count)}/${final.count}), ${formatSeconds(trainSeconds)} in all`);
@@ -236,5 +269,6 @@ export function runTrain(values: Values): TrainResult {
   optimizer.dispose();
   trainSet.dispose();
   testSet.dispose();
-  return { arch, dataset, preset: recipe.name, world_size: worldSize, recipe, adv, epochs: recipe.epochs, test_accuracy: final.accuracy, test_loss: final.loss, train_seconds: trainSeconds, history: result.epochs, weights: out };
+  softTargets?.dispose();
+  return { arch, dataset, preset: recipe.name, world_size: worldSize, recipe, adv, temperature, teacher: teacherPath, epochs: recipe.epochs, test_accuracy: final.accuracy, test_loss: final.loss, train_seconds: trainSeconds, history: result.epochs, weights: out };
 }

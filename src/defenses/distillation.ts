@@ -28,25 +28,30 @@ export function temperatureLoss(temperature: number): LossFn {
   return (model: Module, inputs: Tensor, targets: Tensor) => scope(() => F.crossEntropy((model.forward(inputs) as Tensor).div(temperature), targets));
 }
 
-/** The teacher's softmax at temperature T for every image, float32 [N, classes], in evaluation mode, `batchSize` at a time. */
-export function softLabels(teacher: Module, images: Tensor, temperature: number, batchSize = 500): Tensor {
+/**
+ * The teacher's softmax at temperature T for every image, float32
+ * [N, classes], `batchSize` at a time; a Module runs in evaluation mode.
+ */
+export function softLabels(teacher: Module | ((x: Tensor) => Tensor), images: Tensor, temperature: number, batchSize = 500): Tensor {
   checkTemperature('softLabels', temperature);
   if (!(images instanceof Tensor) || images.ndim < 2 || images.shape[0] === 0) throw new TypeError(`softLabels: expected a non-empty batch of images [N, …], got ${images instanceof Tensor ? images.describe() : describeValue(images)}`);
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`softLabels: batchSize must be a positive integer, got ${batchSize}`);
-  const wasTraining = teacher.training;
-  teacher.eval();
+  const module = typeof teacher === 'function' ? null : teacher;
+  const forward = module === null ? (teacher as (x: Tensor) => Tensor) : (x: Tensor) => module.forward(x) as Tensor;
+  const wasTraining = module?.training ?? false;
+  module?.eval();
   try {
     const parts: Tensor[] = [];
     noGrad(() => {
       for (let start = 0; start < images.shape[0]; start += batchSize) {
         const n = Math.min(batchSize, images.shape[0] - start);
-        parts.push(scope(() => F.softmax((teacher.forward(images.narrow(0, start, n)) as Tensor).div(temperature), 1)));
+        parts.push(scope(() => F.softmax(forward(images.narrow(0, start, n)).div(temperature), 1)));
       }
     });
     const labels = cat(parts);
     for (const p of parts) p.dispose();
     return labels;
   } finally {
-    teacher.train(wasTraining);
+    module?.train(wasTraining);
   }
 }

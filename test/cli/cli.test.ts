@@ -70,6 +70,12 @@ const BAD: [string, string[], RegExp][] = [
   ['γ above 1', ['attack', '--attack', 'jsma', '--gamma', '1.5', '--weights', 'x.safetensors'], /--gamma must be <= 1, got 1.5/],
   ['an unknown JSMA variant', ['attack', '--attack', 'jsma', '--variant', 'g', '--weights', 'x.safetensors'], /--variant must be one of z, f, got 'g'/],
   ['an unknown target mode', ['attack', '--attack', 'cw-l2', '--target-mode', 'everything', '--weights', 'x.safetensors'], /--target-mode must be one of untargeted, random, least-likely, all, got 'everything'/],
+  ['distillation without a teacher', ['train', '--distill', '100'], /--distill T needs --teacher FILE, a model trained with --temperature T/],
+  ['a teacher without distillation', ['train', '--teacher', 'teacher.safetensors'], /--teacher is for --distill T/],
+  ['a temperature of 0', ['train', '--temperature', '0'], /--temperature must be > 0, got 0/],
+  ['distillation at T = 0', ['train', '--distill', '0', '--teacher', 'teacher.safetensors'], /--distill must be > 0, got 0/],
+  ['two temperatures', ['train', '--distill', '10', '--teacher', 'teacher.safetensors', '--temperature', '5'], /--distill T trains at temperature T; leave out --temperature/],
+  ['a temperature with adversarial training', ['train', '--temperature', '10', '--adv', 'pgd'], /--temperature and --distill do not combine with --adv/],
   ['a negative overshoot', ['attack', '--attack', 'deepfool', '--overshoot=-0.1', '--weights', 'x.safetensors'], /--overshoot must be >= 0, got -0.1/],
   ['L2 with FGSM', ['attack', '--attack', 'fgsm', '--norm', 'l2', '--weights', 'x.safetensors'], /fgsm is an L∞ attack; --norm l2 needs pgd, apgd-\*, fab\* or square/],
   ['an APGD budget of 0', ['attack', '--attack', 'apgd-ce', '--eps', '0', '--weights', 'x.safetensors'], /--eps must be > 0, got 0/],
@@ -153,6 +159,28 @@ test('minimum-distortion attacks report success and mean distances, best/average
   // Untrained weights: boundaries may lie outside the box, so only the figures' consistency is checked.
   assert.ok(df.success_rate >= 0 && df.success_rate <= 1);
   assert.ok(df.success_rate === 0 ? df.mean_l2 === null : df.mean_l2 > 0, 'no mean without successes (null in JSON)');
+});
+
+test('train --temperature T writes a teacher; --distill T --teacher FILE labels the training set with it; a teacher of another architecture is refused', () => {
+  const teacher = join(dir, 'teacher.safetensors');
+  const trained = netlab('train', '--arch', 'cw-mnist', '--epochs', '0', '--temperature', '20', '--out', teacher, '--json');
+  assert.equal(trained.code, 0, trained.stderr);
+  assert.equal(JSON.parse(trained.stdout).temperature, 20);
+  const file = loadSafetensors(teacher);
+  assert.equal(file.metadata.training_temperature, '20');
+  for (const t of file.tensors.values()) t.dispose();
+  const student = join(dir, 'student.safetensors');
+  const distilled = netlab('train', '--arch', 'cw-mnist', '--epochs', '0', '--distill', '20', '--teacher', teacher, '--out', student, '--json');
+  assert.equal(distilled.code, 0, distilled.stderr);
+  assert.match(distilled.stderr, /labelling the 60000 training images with .*teacher\.safetensors's softmax at T = 20/);
+  const report = JSON.parse(distilled.stdout);
+  assert.equal(report.temperature, 20);
+  assert.equal(report.teacher, teacher);
+  const foreign = join(dir, 'foreign-teacher.safetensors');
+  assert.equal(netlab('train', '--arch', 'madry-cnn', '--epochs', '0', '--out', foreign).code, 0);
+  const wrong = netlab('train', '--arch', 'cw-mnist', '--epochs', '0', '--distill', '20', '--teacher', foreign);
+  assert.equal(wrong.code, 1);
+  assert.match(wrong.stderr, /holds 'madry-cnn' weights, not 'cw-mnist'/);
 });
 
 test('a missing or foreign weights file is a clear error, exit code 1', () => {
