@@ -3,7 +3,7 @@
 // safetensors that PyTorch reads.
 import { resolve } from 'node:path';
 
-import { manualSeed, setNumThreads, type Tensor } from '../tensor/index.js';
+import { manualSeed, scope, setNumThreads, type Tensor } from '../tensor/index.js';
 import * as F from '../nn/functional.js';
 import { DataLoader, TensorDataset, type BatchTransform } from '../data/dataset.js';
 import { mixupCutmix } from '../data/mixing.js';
@@ -58,6 +58,7 @@ export const TRAIN: CommandSpec = {
     temperature: { type: 'string', value: 'T', help: 'train with the softmax at temperature T (the teacher of defensive distillation)', default: '1' },
     distill: { type: 'string', value: 'T', help: "defensive distillation (Papernot et al.): train on --teacher's softmax at T, at T; deploy at T = 1" },
     teacher: { type: 'string', value: 'FILE', help: 'with --distill: the teacher, a model of the same --arch trained with --temperature T' },
+    init: { type: 'string', value: 'FILE', help: 'start from these weights of the same --arch (distillation starts teacher and student from a model trained 1 epoch at T = 1)' },
     threads: { type: 'string', value: 'N', help: 'libtorch threads (default: all cores; with --nproc, each worker its share)' },
     json: { type: 'boolean', help: 'print the result as one JSON object on stdout' },
     ...LAUNCH_OPTIONS,
@@ -214,6 +215,12 @@ export function runTrain(values: Values): TrainResult {
   }
   const trainData = softTargets === null ? trainSet : new TensorDataset(trainSet.images, softTargets);
   const model = getModel(arch, plan.options);
+  if (values.init !== undefined) {
+    const start = loadModel('train', arch, values.init, dataset);
+    scope(() => model.loadStateDict(start.model.stateDict()));
+    start.model.dispose();
+    log(`starting from ${resolve(String(values.init))}`);
+  }
   // Rank 0's initial weights reach every rank when DDP wraps the model.
   const trained = worldSize > 1 ? new DistributedDataParallel(model) : model;
   const params = trained.parameters();

@@ -161,10 +161,14 @@ test('minimum-distortion attacks report success and mean distances, best/average
   assert.ok(df.success_rate === 0 ? df.mean_l2 === null : df.mean_l2 > 0, 'no mean without successes (null in JSON)');
 });
 
-test('train --temperature T writes a teacher; --distill T --teacher FILE labels the training set with it; a teacher of another architecture is refused', () => {
+test('train --temperature T writes a teacher; --distill T --teacher FILE labels the training set with it; --init starts from weights; a teacher or start of another architecture is refused', () => {
+  // As Papernot et al. and Carlini's code: teacher and student start from a model trained at T = 1.
+  const start = join(dir, 'distillation-start.safetensors');
+  assert.equal(netlab('train', '--arch', 'cw-mnist', '--epochs', '0', '--out', start).code, 0);
   const teacher = join(dir, 'teacher.safetensors');
-  const trained = netlab('train', '--arch', 'cw-mnist', '--epochs', '0', '--temperature', '20', '--out', teacher, '--json');
+  const trained = netlab('train', '--arch', 'cw-mnist', '--epochs', '0', '--temperature', '20', '--init', start, '--out', teacher, '--json');
   assert.equal(trained.code, 0, trained.stderr);
+  assert.match(trained.stderr, /starting from .*distillation-start\.safetensors/);
   assert.equal(JSON.parse(trained.stdout).temperature, 20);
   const file = loadSafetensors(teacher);
   assert.equal(file.metadata.training_temperature, '20');
@@ -181,6 +185,9 @@ test('train --temperature T writes a teacher; --distill T --teacher FILE labels 
   const wrong = netlab('train', '--arch', 'cw-mnist', '--epochs', '0', '--distill', '20', '--teacher', foreign);
   assert.equal(wrong.code, 1);
   assert.match(wrong.stderr, /holds 'madry-cnn' weights, not 'cw-mnist'/);
+  const wrongStart = netlab('train', '--arch', 'cw-mnist', '--epochs', '0', '--init', foreign);
+  assert.equal(wrongStart.code, 1);
+  assert.match(wrongStart.stderr, /holds 'madry-cnn' weights, not 'cw-mnist'/);
 });
 
 test('a missing or foreign weights file is a clear error, exit code 1', () => {
