@@ -9,7 +9,7 @@ import { noGrad } from '../tensor/autograd.js';
 import { arange } from '../tensor/creation.js';
 import { scope } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { checkLabels, type Attack, type AttackResult, type Classifier } from './attack.js';
+import { asFunction, checkLabels, type Attack, type AttackResult, type Classifier } from './attack.js';
 
 export type DistortionNorm = 'l0' | 'l2' | 'linf';
 
@@ -40,24 +40,30 @@ export interface AllTargetsResult {
  */
 export function attackAllTargets(attack: Attack, model: Classifier, x: Tensor, options: { labels?: Tensor; norm: DistortionNorm }): AllTargetsResult {
   if (!['l0', 'l2', 'linf'].includes(options.norm)) throw new TypeError(`attackAllTargets: norm must be 'l0', 'l2' or 'linf', got '${String(options.norm)}'`);
-  const forward = typeof model === 'function' ? model : (z: Tensor) => model.forward(z) as Tensor;
-  const { rows, labels, targets, classes } = noGrad(() =>
-    scope(() => {
-      const wasTraining = typeof model === 'function' ? false : model.training;
-      if (typeof model !== 'function') model.eval();
-      const logits = forward(x.narrow(0, 0, 1));
-      if (typeof model !== 'function') model.train(wasTraining);
-      const classes = logits.shape[1];
-      if (logits.ndim !== 2 || classes < 2) throw new TypeError(`${attack.name}: all targets needs a model that returns logits [batch, classes] with at least 2 classes, got ${logits.describe()}`);
-      const n = x.shape[0];
-      const labels = options.labels === undefined ? forward(x).argmax(1) : checkLabels(attack.name, 'labels', options.labels, n, classes);
-      const others = classes - 1;
-      const rows = arange(n, { dtype: 'int64' }).repeatInterleave(others);
-      const offsets = arange(others, { dtype: 'int64' }).add(1).repeat([n]);
-      const expanded = labels.indexSelect(0, rows);
-      return { rows, labels: expanded, targets: expanded.add(offsets).remainder(classes), classes };
-    }),
-  );
+  const forward = asFunction(attack.name, model);
+  const module = typeof model === 'function' ? null : model;
+  const wasTraining = module?.training ?? false;
+  module?.eval();
+  let expansion: { rows: Tensor; labels: Tensor; targets: Tensor; classes: number };
+  try {
+    expansion = noGrad(() =>
+      scope(() => {
+        const logits = forward(x.narrow(0, 0, 1));
+        const classes = logits.shape[1];
+        if (logits.ndim !== 2 || classes < 2) throw new TypeError(`${attack.name}: all targets needs a model that returns logits [batch, classes] with at least 2 classes, got ${logits.describe()}`);
+        const n = x.shape[0];
+        const labels = options.labels === undefined ? forward(x).argmax(1) : checkLabels(attack.name, 'labels', options.labels, n, classes);
+        const others = classes - 1;
+        const rows = arange(n, { dtype: 'int64' }).repeatInterleave(others);
+        const offsets = arange(others, { dtype: 'int64' }).add(1).repeat([n]);
+        const expanded = labels.indexSelect(0, rows);
+        return { rows, labels: expanded, targets: expanded.add(offsets).remainder(classes), classes };
+      }),
+    );
+  } finally {
+    module?.train(wasTraining);
+  }
+  const { rows, labels, targets, classes } = expansion;
   try {
     const inputs = scope(() => x.indexSelect(0, rows));
     const result = attack.run(model, inputs, { labels, targets });

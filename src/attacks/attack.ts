@@ -233,7 +233,8 @@ function disposeResult(result: Omit<AttackResult, 'dispose'>): void {
   for (const t of [result.adversarial, result.labels, result.targets, result.success, result.loss, result.l0, result.l2, result.linf, result.lossHistory, result.queries]) t?.dispose();
 }
 
-function asFunction(name: string, model: Classifier): (x: Tensor) => Tensor {
+/** The classifier as a function from a batch to logits; `name` says who asked when it is neither a Module nor a function. */
+export function asFunction(name: string, model: Classifier): (x: Tensor) => Tensor {
   if (model instanceof Module) return (x) => model.forward(x) as Tensor;
   if (typeof model === 'function') return model;
   throw new TypeError(`${name}: the model must be an nn.Module or a function from a batch to logits, got ${describeValue(model)}`);

@@ -12,7 +12,7 @@ import { FAB, FABT } from '../attacks/fab.js';
 import { FGSM } from '../attacks/fgsm.js';
 import { PGD } from '../attacks/pgd.js';
 import { Square } from '../attacks/square.js';
-import type { Attack, AttackResult, Classifier, Norm, TargetMode } from '../attacks/attack.js';
+import { asFunction, type Attack, type AttackResult, type Classifier, type Norm, type TargetMode } from '../attacks/attack.js';
 import { CWL2 } from '../attacks/cw-l2.js';
 import { CWL0 } from '../attacks/cw-l0.js';
 import { CWLinf } from '../attacks/cw-linf.js';
@@ -421,7 +421,7 @@ async function runMinimumDistortion(kind: MinimumDistortionName, values: Record<
   const started = performance.now();
   const n = loaded.images.shape[0];
   const [correct, classes] = noGrad(() => scope(() => {
-    const logits = loaded.classifier instanceof Function ? loaded.classifier(loaded.images) : (loaded.classifier.forward(loaded.images) as Tensor);
+    const logits = asFunction('attack', loaded.classifier)(loaded.images);
     return [logits.argmax(1).eq(loaded.labels).toArray() as boolean[], logits.shape[1]];
   }));
   const perImage = mode === 'all' ? classes - 1 : 1;

@@ -6,7 +6,7 @@ import { noGrad } from '../tensor/autograd.js';
 import { scope } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { Module } from '../nn/module.js';
-import type { Attack, AttackResult, Classifier } from '../attacks/attack.js';
+import { asFunction, type Attack, type AttackResult, type Classifier } from '../attacks/attack.js';
 
 export interface AttackSpec {
   /** A short name for tables, e.g. 'PGD-40'. */
@@ -47,13 +47,9 @@ export interface RobustnessOptions {
   onResult?: (result: AttackResult, start: number) => void;
 }
 
-function forwardOf(model: Classifier): (x: Tensor) => Tensor {
-  return model instanceof Module ? (x) => model.forward(x) as Tensor : model;
-}
-
 /** Clean accuracy of `model` on (x, y), in evaluation mode. */
 export function cleanAccuracy(model: Classifier, x: Tensor, y: Tensor, batchSize = 1000): number {
-  const forward = forwardOf(model);
+  const forward = asFunction('cleanAccuracy', model);
   const wasTraining = model instanceof Module ? model.training : false;
   if (model instanceof Module) model.eval();
   try {
@@ -72,7 +68,7 @@ export function evaluateAttack(model: Classifier, x: Tensor, y: Tensor, spec: At
   const n = x.shape[0];
   if (y.ndim !== 1 || y.shape[0] !== n) throw new RangeError(`evaluateAttack: labels ${y.describe()} do not match the ${n} inputs`);
   const batchSize = options.batchSize ?? 500;
-  const forward = forwardOf(model);
+  const forward = asFunction('evaluateAttack', model);
   const tally: Tally = { n, clean: 0, robust: 0, sumL2: 0, sumLinf: 0, sumL0: 0 };
   const started = performance.now();
   for (let i = 0; i < n; i += batchSize) {
