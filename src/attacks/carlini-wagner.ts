@@ -3,11 +3,10 @@
 // logits, the change of variables that keeps x' in the box, and the inner
 // solver of the L0 and L∞ attacks, which grows c until Adam finds a success.
 import { enableGrad, noGrad } from '../tensor/autograd.js';
-import { full, zeros } from '../tensor/creation.js';
+import { arange, full, zeros, zerosLike } from '../tensor/creation.js';
 import { where } from '../tensor/ops.js';
 import { scope } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { Adam } from '../optim/adam.js';
 import { advance, goalMargin, perExample } from './attack.js';
 
 // Carlini's code shrinks the box by this factor before arctanh, so the inputs
@@ -36,6 +35,54 @@ export function fromTanhSpace(w: Tensor, box: [number, number]): Tensor {
 export function toTanhSpace(x: Tensor, box: [number, number]): Tensor {
   const [lo, hi] = box;
   return scope(() => x.sub((hi + lo) / 2).div((hi - lo) / 2).mul(TANH_SHRINK).atanh());
+}
+
+/**
+ * Adam (PyTorch's update, β = (0.9, 0.999), ε = 1e-8) on a tensor whose rows
+ * are independent problems, which can drop rows as their problems finish:
+ * the attacks compute only the examples still running.
+ */
+export class RowAdam {
+  /** The optimised tensor (requires grad); replaced by keep(). */
+  variable: Tensor;
+  private expAvg: Tensor;
+  private expAvgSq: Tensor;
+  private steps = 0;
+
+  constructor(start: Tensor, private readonly lr: number) {
+    this.variable = start.detach().clone().requiresGrad_(true);
+    this.expAvg = zerosLike(start);
+    this.expAvgSq = zerosLike(start);
+  }
+
+  /** One step from the variable's gradient. */
+  step(): void {
+    noGrad(() =>
+      scope(() => {
+        const grad = this.variable.grad;
+        if (grad === null) throw new Error('RowAdam: the variable has no gradient; call backward() first');
+        this.steps++;
+        this.expAvg.mul_(0.9).add_(grad, { alpha: 0.1 });
+        this.expAvgSq.mul_(0.999).addcmul_(grad, grad, { value: 0.001 });
+        const denom = this.expAvgSq.sqrt().div_(Math.sqrt(1 - 0.999 ** this.steps)).add_(1e-8);
+        this.variable.addcdiv_(this.expAvg, denom, { value: -this.lr / (1 - 0.9 ** this.steps) });
+        this.variable.grad = null;
+      }),
+    );
+  }
+
+  /** Keeps rows `rows` (int64 indices) of the variable and of Adam's state. */
+  keep(rows: Tensor): void {
+    const variable = noGrad(() => this.variable.indexSelect(0, rows)).requiresGrad_(true);
+    const expAvg = this.expAvg.indexSelect(0, rows);
+    const expAvgSq = this.expAvgSq.indexSelect(0, rows);
+    this.dispose();
+    Object.assign(this, { variable, expAvg, expAvgSq });
+  }
+
+  dispose(): void {
+    for (const t of [this.variable, this.expAvg, this.expAvgSq]) t.dispose();
+  }
 }
 
 /** One batch of problems for solveWithGrowingConst; rows are examples. */
@@ -98,59 +145,86 @@ export function solveWithGrowingConst(model: (x: Tensor) => Tensor, p: GrowingCo
         rows.dispose();
         break;
       }
-      const variable = w.indexSelect(0, rows).requiresGrad_(true);
-      const optimizer = new Adam([variable], { lr: o.lr });
-      const c = state.c.indexSelect(0, rows);
-      let round = { solved: zeros([rows.shape[0]], { dtype: 'bool' }), image: state.image.indexSelect(0, rows), gradient: zeros(variable.shape) };
-      try {
-        for (let i = 0; i < o.maxIterations; i++) {
-          const next = scope(() => {
-            const terms = enableGrad(() => {
-              const free = fromTanhSpace(variable, p.box);
-              const image = p.image === undefined ? free : p.image(free, rows);
-              const logits = model(image);
-              const hinge = cwObjective(logits, p.goal.indexSelect(0, rows), p.targeted, p.kappa).add(p.kappa);
-              return { image, logits, hinge, penalty: p.penalty(image, rows) };
-            });
-            optimizer.zeroGrad();
-            enableGrad(() => terms.hinge.mul(c).add(terms.penalty).sum()).backward();
-            const recorded = noGrad(() => {
-              const now = p.solved({ hinge: terms.hinge.detach(), penalty: terms.penalty.detach(), c, logits: terms.logits.detach() }, rows).logicalAnd(round.solved.logicalNot());
-              const wide = perExample(now, p.x.ndim);
-              return {
-                solved: round.solved.logicalOr(now),
-                image: where(wide, terms.image.detach(), round.image),
-                gradient: where(wide, variable.grad!, round.gradient),
-              };
-            });
-            optimizer.step();
-            return recorded;
-          });
-          iterations++;
-          round = advance(round, next);
-          if (noGrad(() => round.solved.all().item())) break;
-        }
-        const merged = noGrad(() =>
-          scope(() => ({
-            solved: state.solved.clone().indexPut_([rows], round.solved),
-            image: state.image.clone().indexPut_([rows], round.image),
-            gradient: state.gradient.clone().indexPut_([rows], round.gradient),
-            c: state.c.clone().indexPut_([rows], where(round.solved, c, c.mul(o.constFactor))),
-          })),
-        );
-        state = advance(state, merged);
-        const moved = noGrad(() => w.clone().indexPut_([rows], variable.detach()));
-        w.dispose();
-        w = moved;
-      } finally {
-        optimizer.dispose();
-        for (const t of [variable, c, rows, ...Object.values(round)]) t.dispose();
-      }
+      const round = descendRows(model, p, o, rows, w, state);
+      iterations += round.iterations;
+      const merged = noGrad(() =>
+        scope(() => ({
+          solved: state.solved.clone().indexPut_([rows], round.solved),
+          image: state.image.clone().indexPut_([rows], round.image),
+          gradient: state.gradient.clone().indexPut_([rows], round.gradient),
+          c: state.c.clone().indexPut_([rows], where(round.solved, round.c, round.c.mul(o.constFactor))),
+        })),
+      );
+      state = advance(state, merged);
+      w = advance({ w }, { w: noGrad(() => w.clone().indexPut_([rows], round.w)) }).w;
+      for (const t of [rows, round.solved, round.image, round.gradient, round.c, round.w]) t.dispose();
     }
   } finally {
     w.dispose();
   }
   return { ...state, iterations };
+}
+
+/**
+ * One value of c for rows `rows` of the problem: Adam from their w, each row
+ * stopping (and leaving the batch) at its first solved point. Returns, per
+ * row, whether it was solved, its image and gradient there, its c, and its w
+ * at the end (the warm start of the next c).
+ */
+function descendRows(model: (x: Tensor) => Tensor, p: GrowingConstProblem, o: GrowingConstOptions, rows: Tensor, w: Tensor, state: { image: Tensor; c: Tensor }) {
+  const k = rows.shape[0];
+  const c = state.c.indexSelect(0, rows);
+  let out = { solved: zeros([k], { dtype: 'bool' }), image: state.image.indexSelect(0, rows), gradient: zeros([k, ...p.x.shape.slice(1)]), w: w.indexSelect(0, rows) };
+  // The rows still running: their places in `out`, their rows of the problem, their c and goals.
+  let running = { at: arange(k, { dtype: 'int64' }), rows: rows.clone(), c: c.clone(), goal: p.goal.indexSelect(0, rows) };
+  const adam = new RowAdam(out.w, o.lr);
+  let iterations = 0;
+  try {
+    for (let i = 0; i < o.maxIterations && running.at.shape[0] > 0; i++) {
+      const r = running;
+      const now = scope(() => {
+        const terms = enableGrad(() => {
+          const free = fromTanhSpace(adam.variable, p.box);
+          const image = p.image === undefined ? free : p.image(free, r.rows);
+          const logits = model(image);
+          const hinge = cwObjective(logits, r.goal, p.targeted, p.kappa).add(p.kappa);
+          return { image, logits, hinge, penalty: p.penalty(image, r.rows) };
+        });
+        enableGrad(() => terms.hinge.mul(r.c).add(terms.penalty).sum()).backward();
+        const gradient = adam.variable.grad!;
+        const solved = noGrad(() => p.solved({ hinge: terms.hinge.detach(), penalty: terms.penalty.detach(), c: r.c, logits: terms.logits.detach() }, r.rows));
+        const point = { solved, image: terms.image.detach(), gradient, w: adam.variable.detach().clone() };
+        adam.step();
+        return point;
+      });
+      iterations++;
+      if (noGrad(() => now.solved.any().item())) {
+        const found = noGrad(() => now.solved.nonzero().flatten());
+        const going = noGrad(() => now.solved.logicalNot().nonzero().flatten());
+        const at = noGrad(() => running.at.indexSelect(0, found));
+        out = advance(
+          out,
+          noGrad(() => ({
+            solved: out.solved.clone().indexPut_([at], now.solved.indexSelect(0, found)),
+            image: out.image.clone().indexPut_([at], now.image.indexSelect(0, found)),
+            gradient: out.gradient.clone().indexPut_([at], now.gradient.indexSelect(0, found)),
+            w: out.w.clone().indexPut_([at], now.w.indexSelect(0, found)),
+          })),
+        );
+        const keep = (t: Tensor) => t.indexSelect(0, going);
+        running = advance(running, noGrad(() => ({ at: keep(running.at), rows: keep(running.rows), c: keep(running.c), goal: keep(running.goal) })));
+        adam.keep(going);
+        for (const t of [found, going, at]) t.dispose();
+      }
+      for (const t of Object.values(now)) t.dispose();
+    }
+    // The rows that ran out of iterations keep going from here with the next c.
+    out = advance(out, { ...out, w: noGrad(() => out.w.clone().indexPut_([running.at], adam.variable.detach())) });
+  } finally {
+    adam.dispose();
+    for (const t of Object.values(running)) t.dispose();
+  }
+  return { ...out, c, iterations };
 }
 
 // c's upper bound before a success is known ("no upper bound yet").

@@ -10,13 +10,12 @@
 // finds the smallest c that succeeds (×10 until the first success, as
 // Carlini's code). Every example keeps the closest success of all its steps.
 import { enableGrad, noGrad } from '../tensor/autograd.js';
-import { full, zeros } from '../tensor/creation.js';
+import { arange, full, zeros } from '../tensor/creation.js';
 import { where } from '../tensor/ops.js';
 import { scope } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { Adam } from '../optim/adam.js';
 import { advance, Attack, perExample, type AttackCore, type AttackOptions } from './attack.js';
-import { constSearch, cwObjective, fromTanhSpace, nextConst, reachedWithMargin, toTanhSpace } from './carlini-wagner.js';
+import { constSearch, cwObjective, fromTanhSpace, nextConst, reachedWithMargin, RowAdam, toTanhSpace } from './carlini-wagner.js';
 
 export interface CWL2Options extends AttackOptions {
   /** κ, the confidence: a success needs the goal's logit ahead by at least κ (0: just ahead). */
@@ -89,59 +88,80 @@ export class CWL2 extends Attack {
     return { adversarial: best.adversarial, iterations };
   }
 
-  /** Adam on w from w0 for one value of c per example; updates `best` and says which examples succeeded. */
+  /**
+   * Adam on w from w0 for one value of c per example; updates `best` and says
+   * which examples succeeded. Each example stops on its own when its loss has
+   * not fallen by 0.01% over a tenth of maxIterations (Carlini's early abort,
+   * which his code runs per batch, by default of one example); the rest of
+   * the batch goes on without it.
+   */
   private descend(model: (x: Tensor) => Tensor, x: Tensor, w0: Tensor, goal: Tensor, targeted: boolean, c: Tensor, start: { l2: Tensor; adversarial: Tensor }) {
-    const modifier = zeros(x.shape).requiresGrad_(true);
-    const optimizer = new Adam([modifier], { lr: this.lr });
-    let best = { l2: start.l2.clone(), adversarial: start.adversarial.clone() };
-    let succeeded = zeros([x.shape[0]], { dtype: 'bool' });
+    const n = x.shape[0];
+    const fresh = () => ({ l2: start.l2.clone(), adversarial: start.adversarial.clone(), succeeded: zeros([n], { dtype: 'bool' }) });
+    let result = fresh();
+    // The examples still running (indices into the batch), their inputs and their part of the result.
+    let rows = arange(n, { dtype: 'int64' });
+    let running = { x: x.clone(), w0: w0.clone(), goal: goal.clone(), c: c.clone(), previous: full([n], Infinity), ...fresh() };
+    const adam = new RowAdam(zeros(x.shape), this.lr);
     const checkEvery = Math.max(1, Math.floor(this.maxIterations / 10));
-    let previous = Infinity;
     let iterations = 0;
+    // Writes the running examples' part back into the result.
+    const settle = () => {
+      const r = running;
+      result = advance(
+        result,
+        noGrad(() => ({ l2: result.l2.clone().indexPut_([rows], r.l2), adversarial: result.adversarial.clone().indexPut_([rows], r.adversarial), succeeded: result.succeeded.clone().indexPut_([rows], r.succeeded) })),
+      );
+    };
     try {
       for (let i = 0; i < this.maxIterations; i++) {
-        const { loss, next } = scope(() => {
-          const { adversarial, l2, logits, loss } = enableGrad(() => {
-            const adversarial = fromTanhSpace(modifier.add(w0), this.box);
+        const r = running;
+        const next = scope(() => {
+          const { adversarial, l2, logits, losses } = enableGrad(() => {
+            const adversarial = fromTanhSpace(adam.variable.add(r.w0), this.box);
             const logits = model(adversarial);
-            const l2 = adversarial.sub(x).square().flatten(1).sum(1);
+            const l2 = adversarial.sub(r.x).square().flatten(1).sum(1);
             // f + κ ≥ 0 (Carlini's code's form): the same gradient, and a loss whose stall test works for any κ.
-            const f = cwObjective(logits, goal, targeted, this.kappa).add(this.kappa);
-            return { adversarial, l2, logits, loss: l2.add(c.mul(f)).sum() };
+            const f = cwObjective(logits, r.goal, targeted, this.kappa).add(this.kappa);
+            return { adversarial, l2, logits, losses: l2.add(r.c.mul(f)) };
           });
-          optimizer.zeroGrad();
-          loss.backward();
-          optimizer.step();
+          enableGrad(() => losses.sum()).backward();
+          adam.step();
           // The point the loss was computed at (before this step) is the one recorded, as in Carlini's code.
           return noGrad(() => {
-            const reached = reachedWithMargin(logits, goal, targeted, this.kappa);
-            const closer = reached.logicalAnd(l2.lt(best.l2));
+            const reached = reachedWithMargin(logits, r.goal, targeted, this.kappa);
+            const closer = reached.logicalAnd(l2.lt(r.l2));
             return {
-              loss,
-              next: {
-                best: { l2: where(closer, l2, best.l2), adversarial: where(perExample(closer, x.ndim), adversarial.detach(), best.adversarial) },
-                succeeded: succeeded.logicalOr(reached),
-              },
+              l2: where(closer, l2, r.l2),
+              adversarial: where(perExample(closer, x.ndim), adversarial.detach(), r.adversarial),
+              succeeded: r.succeeded.logicalOr(reached),
+              losses: losses.detach(),
             };
           });
         });
         iterations++;
-        best = advance(best, next.best);
-        succeeded.dispose();
-        succeeded = next.succeeded;
-        let stalled = false;
+        const { losses, ...kept } = next;
+        running = advance(running, { ...running, ...kept });
         if (this.abortEarly && i % checkEvery === 0) {
-          const value = loss.item();
-          stalled = value > previous * 0.9999;
-          previous = value;
-        }
-        loss.dispose();
-        if (stalled) break;
+          const going = noGrad(() => scope(() => losses.le(running.previous.mul(0.9999)).nonzero().flatten()));
+          running = advance(running, { ...running, previous: losses });
+          if (going.shape[0] < rows.shape[0]) {
+            settle();
+            const keep = (t: Tensor) => t.indexSelect(0, going);
+            running = advance(running, noGrad(() => ({ x: keep(running.x), w0: keep(running.w0), goal: keep(running.goal), c: keep(running.c), previous: keep(running.previous), l2: keep(running.l2), adversarial: keep(running.adversarial), succeeded: keep(running.succeeded) })));
+            rows = advance(rows, noGrad(() => rows.indexSelect(0, going)));
+            adam.keep(going);
+          }
+          going.dispose();
+          if (rows.shape[0] === 0) break;
+        } else losses.dispose();
       }
+      settle();
     } finally {
-      optimizer.dispose();
-      modifier.dispose();
+      adam.dispose();
+      for (const t of [rows, ...Object.values(running)]) t.dispose();
     }
+    const { succeeded, ...best } = result;
     return { best, succeeded, iterations };
   }
 }

@@ -13,3 +13,4 @@ export { CWLinf, CW_LINF_DEFAULTS, type CWLinfOptions } from './cw-linf.js';
 export { CWL0, CW_L0_DEFAULTS, type CWL0Options } from './cw-l0.js';
 export { attackAllTargets, summariseAllTargets, summariseRows, rowOutcomes, type AllTargetsResult, type DistortionSummary, type DistortionNorm, type RowOutcomes } from './all-targets.js';
 export { LBFGSAttack, LBFGS_ATTACK_DEFAULTS, type LBFGSAttackOptions } from './lbfgs.js';
+export { MinimumEps, type MinimumEpsOptions } from './minimum-eps.js';

@@ -6,7 +6,9 @@ import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 
 import { enableGrad, F, grad, liveTensors, manualSeed, nn, noGrad, rand, scope, tensor, Tensor } from '../../src/index.js';
-import { attackAllTargets, CWL0, CWL2, CWLinf, DeepFool, JSMA, LBFGSAttack, PGD, cwObjective, fromTanhSpace, goalMargin, toTanhSpace, type AttackResult } from '../../src/attacks/index.js';
+import { attackAllTargets, BIM, CWL0, CWL2, CWLinf, DeepFool, FGSM, JSMA, LBFGSAttack, MinimumEps, PGD, cwObjective, fromTanhSpace, goalMargin, toTanhSpace, type AttackResult } from '../../src/attacks/index.js';
+import { RowAdam } from '../../src/attacks/carlini-wagner.js';
+import { Adam } from '../../src/optim/adam.js';
 import { loadMnist } from '../../src/data/mnist.js';
 import { loadSafetensors } from '../../src/io/safetensors.js';
 import { assertClose, assertThrowsWith, AttackFixtureNet, SmallCnn, trainedSmallCnn } from '../helpers.js';
@@ -62,6 +64,21 @@ describe('the closest adversarial example of a linear classifier', () => {
       assertWithin(new DeepFool({ norm: 'linf', overshoot: 0.002 }).run(p.model, p.x, { labels: p.labels }), p.exact.linf, 'linf', 0.01);
       // The paper's overshoot of 0.02 lands 2% beyond the boundary.
       assertClose(new DeepFool().run(p.model, p.x, { labels: p.labels }).l2.div(p.exact.l2), tensor(Array(8).fill(1.02)), { atol: 2e-3 });
+    });
+    p.dispose();
+  });
+  test('FGSM and BIM as minimum-ε searches land on the first grid ε at or above the minimal L∞ perturbation', () => {
+    const p = problem();
+    scope(() => {
+      // On a linear classifier FGSM's step is the L∞-optimal direction, so it first succeeds at the grid ε just above the minimum.
+      const grid = Array.from({ length: 400 }, (_, k) => (k + 1) / 1000);
+      const firstAbove = tensor(p.exact.linf.toArray().map((e: number) => grid.find((g) => g > e * (1 + 1e-5))!));
+      for (const search of [new MinimumEps((eps) => new FGSM({ eps }), { grid }), new MinimumEps((eps) => new BIM({ eps, stepSize: eps / 4, steps: 8 }), { grid })]) {
+        const result = search.run(p.model, p.x, { labels: p.labels });
+        assert.ok(result.success.all().item(), `${search.name}: every example flipped`);
+        assertClose(result.linf, firstAbove, { atol: 1e-5 });
+      }
+      assert.equal(new MinimumEps((eps) => new FGSM({ eps })).name, 'FGSM (minimum ε)');
     });
     p.dispose();
   });
@@ -279,6 +296,64 @@ describe('on an MNIST CNN', () => {
   });
 });
 
+test("RowAdam takes PyTorch Adam's steps, and rows it drops leave the others' steps unchanged", () => {
+  scope(() => {
+    manualSeed(1);
+    const start = rand([3, 4]);
+    const target = rand([3, 4]);
+    // A separable loss: each row's steps depend on that row alone.
+    const lossOf = (v: Tensor, t: Tensor) => enableGrad(() => v.sub(t).pow(3).abs().sum());
+    const rows = new RowAdam(start, 0.05);
+    const param = start.clone().requiresGrad_(true);
+    const adam = new Adam([param], { lr: 0.05 });
+    for (let i = 0; i < 5; i++) {
+      lossOf(rows.variable, target).backward();
+      rows.step();
+      adam.zeroGrad();
+      lossOf(param, target).backward();
+      adam.step();
+    }
+    assertClose(rows.variable.detach(), param.detach(), { rtol: 1e-6, atol: 1e-7 });
+    // Rows 0 and 2 go on for 5 more steps; a RowAdam that only ever had them agrees after its 10.
+    const kept = tensor([0, 2], { dtype: 'int64' });
+    const alone = new RowAdam(start.indexSelect(0, kept), 0.05);
+    const keptTarget = target.indexSelect(0, kept);
+    for (let i = 0; i < 10; i++) {
+      lossOf(alone.variable, keptTarget).backward();
+      alone.step();
+    }
+    rows.keep(kept);
+    for (let i = 0; i < 5; i++) {
+      lossOf(rows.variable, keptTarget).backward();
+      rows.step();
+    }
+    assertClose(rows.variable.detach(), alone.variable.detach(), { rtol: 1e-6, atol: 1e-7 });
+    assertThrowsWith(() => new RowAdam(start, 0.1).step(), /RowAdam: the variable has no gradient/);
+    for (const o of [rows, alone, adam]) o.dispose();
+  });
+});
+
+test('the C&W attacks treat each example as its own problem: a batch gives what each example gives alone', () => {
+  const model = trainedSmallCnn();
+  const data = loadMnist({ split: 'test' });
+  scope(() => {
+    const x = data.images.narrow(0, 0, 3);
+    const y = data.labels.narrow(0, 0, 3);
+    const targets = y.add(3).remainder(10);
+    // Early abort, the growing c and the L0 pixel fixing all run per example.
+    const attacks = [new CWL2({ searchSteps: 3, maxIterations: 200, initialConst: 0.1 }), new CWLinf({ maxIterations: 100, initialConst: 0.1 }), new CWL0({ maxIterations: 100, initialConst: 0.1 })];
+    for (const attack of attacks) {
+      const batch = attack.run(model, x, { labels: y, targets });
+      for (let i = 0; i < 3; i++) {
+        const single = attack.run(model, x.narrow(0, i, 1), { labels: y.narrow(0, i, 1), targets: targets.narrow(0, i, 1) });
+        assertClose(batch.adversarial.narrow(0, i, 1), single.adversarial, { atol: 1e-4 }, `${attack.name}, example ${i}`);
+      }
+    }
+  });
+  data.dispose();
+  model.dispose();
+});
+
 test('bad options get clear errors', () => {
   const cases: [() => unknown, RegExp][] = [
     [() => new CWL2({ kappa: -1 }), /CWL2: kappa must be a finite number >= 0, got -1/],
@@ -303,6 +378,10 @@ test('bad options get clear errors', () => {
     [() => new JSMA({ gamma: 0 }), /JSMA: gamma must be in \(0, 1\], got 0/],
     [() => new JSMA({ gamma: 1.2 }), /JSMA: gamma must be in \(0, 1\], got 1.2/],
     [() => new JSMA({ variant: 'g' as 'z' }), /JSMA: variant must be 'z' \(logits\) or 'f' \(softmax\), got 'g'/],
+    [() => new MinimumEps((eps) => new FGSM({ eps }), { grid: [0.1, 0.05] }), /FGSM \(minimum ε\): grid must be a non-empty list of increasing finite ε > 0, got \[0.1,0.05\]/],
+    [() => new MinimumEps((eps) => new FGSM({ eps }), { grid: [] }), /grid must be a non-empty list/],
+    [() => new MinimumEps((eps) => new FGSM({ eps, box: [-1, 1] })), /the attack's box \[-1,1\] differs from this search's \[0,1\]/],
+    [() => new MinimumEps('fgsm' as unknown as (eps: number) => FGSM), /MinimumEps: attackAt must be a function from ε to an attack/],
   ];
   for (const [make, pattern] of cases) assertThrowsWith(make, pattern);
   scope(() => {
