@@ -233,7 +233,7 @@ export function runCwMnist(options: CwMnistOptions, callbacks: ExperimentCallbac
       const naturalRows = DISTILLATION_METHODS.map((name) => table4.find((r) => r.method === name) ?? attackRow(byName.get(name)!, natural.model, x, y, callbacks));
       const distilledRows = DISTILLATION_METHODS.map((name) => (name === 'C&W L2' ? sweep.find((s) => s.temperature === T)!.row : attackRow(byName.get(name)!, distilled, x, y, callbacks)));
 
-      const transfer = transferCurves(o, trainer, images, labels, test.images, test.labels, keep, callbacks);
+      const transfer = transferCurves(o, trainer, images, labels, test.images, test.labels, networks, keep, callbacks);
       const figure6 = blackImage(natural.model, o, callbacks);
       const result: CwMnistResult = {
         options: o,
@@ -474,6 +474,7 @@ function transferCurves(
   labels: Tensor,
   testImages: Tensor,
   testLabels: Tensor,
+  networks: NetworkReport[],
   keep: (m: { model: CWMnistNet; report: NetworkReport }) => CWMnistNet,
   callbacks: ExperimentCallbacks,
 ): CwMnistResult['transfer'] {
@@ -486,6 +487,7 @@ function transferCurves(
   const teacher = trainer.train({ name: `half B teacher T=${T}`, role: 'teacher', images: part(images, false), targets: part(labels, false), epochs: o.distillEpochs, temperature: T, init: bRun.firstEpoch });
   const soft = softLabels(teacher.model, part(images, false), T);
   teacher.model.dispose();
+  networks.push(teacher.report);
   const bDistilled = keep(trainer.train({ name: `half B distilled T=${T}`, role: 'student', images: part(images, false), targets: soft, epochs: o.distillEpochs, temperature: T, init: bRun.firstEpoch }));
   soft.dispose();
   for (const t of bRun.firstEpoch!.values()) t.dispose();
