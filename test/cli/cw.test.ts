@@ -39,6 +39,7 @@ test('reproduce cw at a toy budget trains every network, fills every table and w
   assert.deepEqual(result.distillation.natural.map((r: { method: string }) => r.method), ['FGSM', 'DeepFool', 'L-BFGS', 'JSMA-Z', 'JSMA-F', 'C&W L2']);
   assert.equal(result.distillation.temperature, 20);
   assert.deepEqual(result.temperatureSweep.map((s: { temperature: number | null }) => s.temperature), [null, 1, 20]);
+  for (const s of result.temperatureSweep) assert.equal(s.row.targeted, false, 'the sweep attacks untargeted');
   assert.deepEqual(result.transfer.points.map((p: { kappa: number }) => p.kappa), [0, 10]);
   for (const p of result.transfer.points) for (const key of ['success', 'toUndistilled', 'toDistilled']) assert.ok(Number.isNaN(p[key]) || p[key] === null || (p[key] >= 0 && p[key] <= 1), `${key} ${p[key]}`);
   assert.deepEqual(result.figure6.map((s: { method: string }) => s.method), ['C&W L0', 'C&W L2', 'C&W L∞']);
