@@ -31,6 +31,7 @@ import { FGSM } from '../attacks/fgsm.js';
 import { JSMA } from '../attacks/jsma.js';
 import { LBFGSAttack } from '../attacks/lbfgs.js';
 import { MinimumEps } from '../attacks/minimum-eps.js';
+import { cleanAccuracy } from '../eval/robustness.js';
 import { definedOnly, type ExperimentCallbacks } from './experiment.js';
 
 /** The paper's MNIST figures, for comparison: Table IV (mean distance, success rate), §VIII, Figures 9 and 10. */
@@ -328,7 +329,7 @@ class NetworkTrainer {
       optimizer.dispose();
     }
     const seconds = (performance.now() - started) / 1000;
-    const testAccuracy = accuracy(model, this.testImages, this.testLabels);
+    const testAccuracy = cleanAccuracy(model, this.testImages, this.testLabels);
     const weights = join(o.outDir, `${job.name.replace(/[^A-Za-z0-9]+/g, '-').replace(/-$/, '')}.safetensors`);
     scope(() => saveSafetensors(weights, model.stateDict(), { arch: 'cw-mnist', framework: 'netlab', training_temperature: String(job.temperature), role: job.role }));
     callbacks.log?.(`${job.name}: ${job.epochs} epochs on ${job.images.shape[0]} images at T = ${job.temperature} in ${seconds.toFixed(0)} s, test accuracy ${(100 * testAccuracy).toFixed(2)}%`);
@@ -346,13 +347,6 @@ function predict(model: CWMnistNet, images: Tensor, batch = 1000): Tensor {
       return cat(parts);
     }),
   );
-}
-
-function accuracy(model: CWMnistNet, images: Tensor, labels: Tensor): number {
-  const pred = predict(model, images);
-  const value = noGrad(() => scope(() => pred.eq(labels).float().mean().item()));
-  pred.dispose();
-  return value;
 }
 
 /** The first `count` test images the model classifies correctly: their positions and an index tensor. */
