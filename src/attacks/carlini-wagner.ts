@@ -112,6 +112,8 @@ export interface GrowingConstOptions {
   /** c stops growing here: a row not solved below it has failed. */
   largestConst: number;
   constFactor: number;
+  /** A row whose loss has not fallen by 0.01% over a tenth of maxIterations gives up on its c and tries the next. */
+  abortEarly: boolean;
 }
 
 export interface GrowingConstSolution {
@@ -131,7 +133,11 @@ export interface GrowingConstSolution {
  * the warm start, stopping each row at its first solved point; rows not
  * solved within maxIterations try again with c × constFactor, until
  * c reaches largestConst. Carlini's L0 and L∞ attacks (l0_attack.py,
- * li_attack.py) share this loop; here it runs on a batch.
+ * li_attack.py) share this loop; here it runs on a batch. With abortEarly,
+ * a row also leaves a value of c when its loss stalls, by C&W L2's test:
+ * Carlini's loop spends all maxIterations on every c too small to succeed,
+ * and the last problem of each example fails by design, so without the
+ * test most of the attack's time goes to values of c that cannot win.
  */
 export function solveWithGrowingConst(model: (x: Tensor) => Tensor, p: GrowingConstProblem, o: GrowingConstOptions): GrowingConstSolution {
   const m = p.x.shape[0];
@@ -176,8 +182,9 @@ function descendRows(model: (x: Tensor) => Tensor, p: GrowingConstProblem, o: Gr
   const c = state.c.indexSelect(0, rows);
   let out = { solved: zeros([k], { dtype: 'bool' }), image: state.image.indexSelect(0, rows), gradient: zeros([k, ...p.x.shape.slice(1)]), w: w.indexSelect(0, rows) };
   // The rows still running: their places in `out`, their rows of the problem, their c and goals.
-  let running = { at: arange(k, { dtype: 'int64' }), rows: rows.clone(), c: c.clone(), goal: p.goal.indexSelect(0, rows) };
+  let running = { at: arange(k, { dtype: 'int64' }), rows: rows.clone(), c: c.clone(), goal: p.goal.indexSelect(0, rows), previous: full([k], Infinity) };
   const adam = new RowAdam(out.w, o.lr);
+  const checkEvery = Math.max(1, Math.floor(o.maxIterations / 10));
   let iterations = 0;
   try {
     for (let i = 0; i < o.maxIterations && running.at.shape[0] > 0; i++) {
@@ -190,32 +197,40 @@ function descendRows(model: (x: Tensor) => Tensor, p: GrowingConstProblem, o: Gr
           const hinge = cwObjective(logits, r.goal, p.targeted, p.kappa).add(p.kappa);
           return { image, logits, hinge, penalty: p.penalty(image, r.rows) };
         });
-        enableGrad(() => terms.hinge.mul(r.c).add(terms.penalty).sum()).backward();
+        const loss = enableGrad(() => terms.hinge.mul(r.c).add(terms.penalty));
+        enableGrad(() => loss.sum()).backward();
         const gradient = adam.variable.grad!;
         const solved = noGrad(() => p.solved({ hinge: terms.hinge.detach(), penalty: terms.penalty.detach(), c: r.c, logits: terms.logits.detach() }, r.rows));
-        const point = { solved, image: terms.image.detach(), gradient, w: adam.variable.detach().clone() };
+        const point = { solved, loss: loss.detach(), image: terms.image.detach(), gradient, w: adam.variable.detach().clone() };
         adam.step();
         return point;
       });
       iterations++;
-      if (noGrad(() => now.solved.any().item())) {
+      const check = o.abortEarly && i % checkEvery === 0;
+      // Rows that stalled leave unsolved, from where Adam has taken them.
+      const stalled = noGrad(() => scope(() => (check ? now.solved.logicalNot().logicalAnd(now.loss.gt(running.previous.mul(0.9999))) : zerosLike(now.solved))));
+      if (check) running = advance(running, { ...running, previous: now.loss.clone() });
+      if (noGrad(() => scope(() => now.solved.logicalOr(stalled).any().item()))) {
         const found = noGrad(() => now.solved.nonzero().flatten());
-        const going = noGrad(() => now.solved.logicalNot().nonzero().flatten());
+        const gaveUp = noGrad(() => stalled.nonzero().flatten());
+        const going = noGrad(() => scope(() => now.solved.logicalOr(stalled).logicalNot().nonzero().flatten()));
         const at = noGrad(() => running.at.indexSelect(0, found));
+        const gaveUpAt = noGrad(() => running.at.indexSelect(0, gaveUp));
         out = advance(
           out,
-          noGrad(() => ({
+          noGrad(() => scope(() => ({
             solved: out.solved.clone().indexPut_([at], now.solved.indexSelect(0, found)),
             image: out.image.clone().indexPut_([at], now.image.indexSelect(0, found)),
             gradient: out.gradient.clone().indexPut_([at], now.gradient.indexSelect(0, found)),
-            w: out.w.clone().indexPut_([at], now.w.indexSelect(0, found)),
-          })),
+            w: out.w.clone().indexPut_([at], now.w.indexSelect(0, found)).indexPut_([gaveUpAt], adam.variable.detach().indexSelect(0, gaveUp)),
+          }))),
         );
         const keep = (t: Tensor) => t.indexSelect(0, going);
-        running = advance(running, noGrad(() => ({ at: keep(running.at), rows: keep(running.rows), c: keep(running.c), goal: keep(running.goal) })));
+        running = advance(running, noGrad(() => ({ at: keep(running.at), rows: keep(running.rows), c: keep(running.c), goal: keep(running.goal), previous: keep(running.previous) })));
         adam.keep(going);
-        for (const t of [found, going, at]) t.dispose();
+        for (const t of [found, gaveUp, going, at, gaveUpAt]) t.dispose();
       }
+      stalled.dispose();
       for (const t of Object.values(now)) t.dispose();
     }
     // The rows that ran out of iterations keep going from here with the next c.

@@ -9,7 +9,8 @@
 // counts once however many channels it has, as in the paper. Per round it
 // fixes pixels in order until one has |δ|·|∇| above 0.01 or 0.3·√(changed
 // pixels) have been fixed, as Carlini's l0_attack.py. Defaults as that code,
-// which also asks for a margin of 0.01 (κ).
+// which also asks for a margin of 0.01 (κ), except that a value of c also
+// ends when its loss stalls (abortEarly; see solveWithGrowingConst).
 import { noGrad } from '../tensor/autograd.js';
 import { full, tensor, zeros } from '../tensor/creation.js';
 import { where } from '../tensor/ops.js';
@@ -28,9 +29,11 @@ export interface CWL0Options extends AttackOptions {
   initialConst?: number;
   /** …up to this bound, where the attack stops. */
   largestConst?: number;
+  /** A value of c ends early when the loss has not fallen by 0.01% over a tenth of maxIterations (C&W L2's test; Carlini's L0 code ends it only on success). */
+  abortEarly?: boolean;
 }
 
-export const CW_L0_DEFAULTS: Required<Omit<CWL0Options, keyof AttackOptions>> = { kappa: 0.01, maxIterations: 1000, lr: 1e-2, initialConst: 1e-3, largestConst: 2e6 };
+export const CW_L0_DEFAULTS: Required<Omit<CWL0Options, keyof AttackOptions>> = { kappa: 0.01, maxIterations: 1000, lr: 1e-2, initialConst: 1e-3, largestConst: 2e6, abortEarly: true };
 
 const CONST_FACTOR = 2;
 // Carlini's code: a problem is solved when the hinge is below this; a pixel has changed when some channel moved by this.
@@ -46,6 +49,7 @@ export class CWL0 extends Attack {
   readonly lr: number;
   readonly initialConst: number;
   readonly largestConst: number;
+  readonly abortEarly: boolean;
 
   constructor(options: CWL0Options = {}) {
     super('CWL0', options);
@@ -60,6 +64,7 @@ export class CWL0 extends Attack {
     if (!(this.initialConst > 0) || !Number.isFinite(this.initialConst)) throw new RangeError(`CWL0: initialConst must be a finite number > 0, got ${o.initialConst}`);
     this.largestConst = o.largestConst;
     if (!(this.largestConst > this.initialConst) || !Number.isFinite(this.largestConst)) throw new RangeError(`CWL0: largestConst must be finite and above initialConst (${this.initialConst}), got ${o.largestConst}`);
+    this.abortEarly = o.abortEarly;
   }
 
   protected bound(): null {
@@ -96,7 +101,7 @@ export class CWL0 extends Attack {
             penalty: (image, r) => image.sub(clean.indexSelect(0, r)).square().flatten(1).sum(1),
             solved: ({ hinge }) => hinge.lt(SOLVED_HINGE),
           },
-          { lr: this.lr, maxIterations: this.maxIterations, largestConst: this.largestConst, constFactor: CONST_FACTOR },
+          { lr: this.lr, maxIterations: this.maxIterations, largestConst: this.largestConst, constFactor: CONST_FACTOR, abortEarly: this.abortEarly },
         );
         iterations += solution.iterations;
         return noGrad(() => {

@@ -6,7 +6,8 @@
 // the next problem starts from the last success (a warm start) with the same
 // c; c doubles (up to a bound) while a problem is not solved. The attack
 // ends when a problem fails or τ falls below 1/256 of the box, and returns
-// the last success. Defaults as Carlini's li_attack.py.
+// the last success. Defaults as Carlini's li_attack.py, except that a value
+// of c also ends when its loss stalls (abortEarly; see solveWithGrowingConst).
 import { noGrad } from '../tensor/autograd.js';
 import { full, zeros } from '../tensor/creation.js';
 import { where } from '../tensor/ops.js';
@@ -27,9 +28,11 @@ export interface CWLinfOptions extends AttackOptions {
   largestConst?: number;
   /** τ's factor after each success. */
   decreaseFactor?: number;
+  /** A value of c ends early when the loss has not fallen by 0.01% over a tenth of maxIterations (C&W L2's test; Carlini's L∞ code ends it only on success). */
+  abortEarly?: boolean;
 }
 
-export const CW_LINF_DEFAULTS: Required<Omit<CWLinfOptions, keyof AttackOptions>> = { kappa: 0, maxIterations: 1000, lr: 5e-3, initialConst: 1e-5, largestConst: 20, decreaseFactor: 0.9 };
+export const CW_LINF_DEFAULTS: Required<Omit<CWLinfOptions, keyof AttackOptions>> = { kappa: 0, maxIterations: 1000, lr: 5e-3, initialConst: 1e-5, largestConst: 20, decreaseFactor: 0.9, abortEarly: true };
 
 const CONST_FACTOR = 2;
 // A problem counts as solved when its loss is below this fraction of c (and the goal is reached), as in Carlini's code.
@@ -41,6 +44,7 @@ export class CWLinf extends Attack {
   readonly lr: number;
   readonly initialConst: number;
   readonly largestConst: number;
+  readonly abortEarly: boolean;
   readonly decreaseFactor: number;
 
   constructor(options: CWLinfOptions = {}) {
@@ -56,6 +60,7 @@ export class CWLinf extends Attack {
     if (!(this.initialConst > 0) || !Number.isFinite(this.initialConst)) throw new RangeError(`CWLinf: initialConst must be a finite number > 0, got ${o.initialConst}`);
     this.largestConst = o.largestConst;
     if (!(this.largestConst > this.initialConst) || !Number.isFinite(this.largestConst)) throw new RangeError(`CWLinf: largestConst must be finite and above initialConst (${this.initialConst}), got ${o.largestConst}`);
+    this.abortEarly = o.abortEarly;
     this.decreaseFactor = o.decreaseFactor;
     if (!(this.decreaseFactor > 0 && this.decreaseFactor < 1)) throw new RangeError(`CWLinf: decreaseFactor must be in (0, 1), got ${o.decreaseFactor}`);
   }
@@ -94,7 +99,7 @@ export class CWLinf extends Attack {
             penalty: (image, r) => image.sub(clean.indexSelect(0, r)).abs().sub(perExample(tau.indexSelect(0, r), x.ndim)).relu().flatten(1).sum(1),
             solved: ({ hinge, penalty, c, logits }, r) => hinge.mul(c).add(penalty).lt(c.mul(SOLVED_LOSS)).logicalAnd(reached(logits, goals.indexSelect(0, r), targeted)),
           },
-          { lr: this.lr, maxIterations: this.maxIterations, largestConst: this.largestConst, constFactor: CONST_FACTOR },
+          { lr: this.lr, maxIterations: this.maxIterations, largestConst: this.largestConst, constFactor: CONST_FACTOR, abortEarly: this.abortEarly },
         );
         iterations += solution.iterations;
         return noGrad(() => {

@@ -55,6 +55,19 @@ describe('the closest adversarial example of a linear classifier', () => {
     p.dispose();
   });
 
+  test('C&W L∞ gives up on a value of c when its loss stalls: the same answer in a fraction of the iterations', () => {
+    const p = problem();
+    scope(() => {
+      const options = { maxIterations: 300, initialConst: 1e-3 };
+      const patient = new CWLinf({ ...options, abortEarly: false }).run(p.model, p.x, { labels: p.labels });
+      const quick = new CWLinf(options).run(p.model, p.x, { labels: p.labels });
+      assertWithin(patient, p.exact.linf, 'linf', 1 / 0.9 - 1);
+      assertWithin(quick, p.exact.linf, 'linf', 1 / 0.9 - 1);
+      assert.ok(quick.iterations < 0.5 * patient.iterations, `${quick.iterations} iterations with the stall test, ${patient.iterations} without`);
+    });
+    p.dispose();
+  });
+
   test('DeepFool finds the boundary of a linear classifier in one step: its L2 and L∞ minima, times 1 + overshoot', () => {
     const p = problem();
     scope(() => {
