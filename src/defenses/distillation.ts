@@ -55,3 +55,22 @@ export function softLabels(teacher: Module | ((x: Tensor) => Tensor), images: Te
     module?.train(wasTraining);
   }
 }
+
+// float32's smallest normal number: the floor that keeps log F finite and masks nothing float32 has not already rounded to 0.
+const FLOAT32_MIN_NORMAL = 1.1754943508222875e-38;
+
+/**
+ * The network as the attacks Papernot et al. evaluated saw it: through its
+ * softmax output F, computed in float32. Returns log F(x), with F floored at
+ * float32's smallest normal number so the logarithm stays finite; a loss
+ * over it is the cross-entropy of F, and differences of it are the
+ * log-ratios of F. Where the softmax has rounded to exactly 0 or 1, as it
+ * does for a distilled network deployed at T = 1 (logits about T times
+ * larger), its gradient is exactly 0: the gradient masking that Carlini &
+ * Wagner (2017, §VIII.A) found behind the failure of FGSM, L-BFGS, DeepFool
+ * and JSMA-F on distilled networks. Attacks on the logits are unaffected.
+ */
+export function softmaxOutput(model: Module | ((x: Tensor) => Tensor)): (x: Tensor) => Tensor {
+  const forward = typeof model === 'function' ? model : (x: Tensor) => model.forward(x) as Tensor;
+  return (x: Tensor) => scope(() => F.softmax(forward(x), 1).clamp(FLOAT32_MIN_NORMAL, null).log());
+}

@@ -1,2 +1,2 @@
 export { fgsmTraining, pgdTraining, type FgsmTrainingOptions } from './adversarial-training.js';
-export { temperatureLoss, softLabels } from './distillation.js';
+export { temperatureLoss, softLabels, softmaxOutput } from './distillation.js';

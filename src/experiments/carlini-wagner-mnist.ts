@@ -19,8 +19,8 @@ import { CWMnistNet } from '../models/cw-mnist.js';
 import { SGD } from '../optim/sgd.js';
 import { RECIPES, recipeSchedule } from '../train/recipes.js';
 import { fit } from '../train/trainer.js';
-import { softLabels, temperatureLoss } from '../defenses/distillation.js';
-import type { Attack } from '../attacks/attack.js';
+import { softLabels, softmaxOutput, temperatureLoss } from '../defenses/distillation.js';
+import type { Attack, Classifier } from '../attacks/attack.js';
 import { attackAllTargets, rowOutcomes, summariseRows, type DistortionNorm, type DistortionSummary } from '../attacks/all-targets.js';
 import { BIM } from '../attacks/bim.js';
 import { CWL0 } from '../attacks/cw-l0.js';
@@ -170,6 +170,9 @@ function methods(o: CwMnistResult['options']): { name: string; norm: DistortionN
 // L-BFGS's line search over c takes as many steps as C&W L2's.
 const lbfgs = (o: CwMnistResult['options']) => ({ name: 'L-BFGS', norm: 'l2' as const, targeted: true, make: () => new LBFGSAttack({ searchSteps: o.searchSteps }) });
 const DISTILLATION_METHODS = ['FGSM', 'DeepFool', 'L-BFGS', 'JSMA-Z', 'JSMA-F', 'C&W L2'];
+// The attacks Papernot et al. ran against distillation, which reach the network through its softmax output F
+// (C&W §VIII.A); JSMA-Z and C&W take the logits by definition.
+export const THROUGH_SOFTMAX = ['FGSM', 'DeepFool', 'L-BFGS', 'JSMA-F'];
 
 /** Runs the experiment; weights and results.json go to options.outDir. */
 export function runCwMnist(options: CwMnistOptions, callbacks: ExperimentCallbacks = {}): CwMnistResult {
@@ -225,10 +228,12 @@ export function runCwMnist(options: CwMnistOptions, callbacks: ExperimentCallbac
       const l2 = all.find((m) => m.name === 'C&W L2')!;
       const T = Math.max(...o.temperatures);
       const distilled = students.find((s) => s.temperature === T)!.model;
-      log(`distillation: ${DISTILLATION_METHODS.join(', ')} on the network distilled at T = ${T}`);
+      log(`distillation: ${DISTILLATION_METHODS.join(', ')} on the network distilled at T = ${T} (${THROUGH_SOFTMAX.join(', ')} through its softmax output)`);
       const byName = new Map([...all, lbfgs(o)].map((m) => [m.name, m]));
       const naturalRows = DISTILLATION_METHODS.map((name) => table4.find((r) => r.method === name) ?? attackRow(byName.get(name)!, natural.model, x, y, callbacks));
-      const distilledRows = DISTILLATION_METHODS.map((name) => attackRow(byName.get(name)!, distilled, x, y, callbacks));
+      distilled.eval();
+      const deployed = softmaxOutput(distilled);
+      const distilledRows = DISTILLATION_METHODS.map((name) => attackRow(byName.get(name)!, THROUGH_SOFTMAX.includes(name) ? deployed : distilled, x, y, callbacks));
       // Untargeted, one attack per image: the trend, at a ninth of the all-targets cost.
       log('C&W L2 (untargeted) against the distillation temperature');
       const untargeted = { ...l2, targeted: false };
@@ -370,7 +375,7 @@ function tensorOf(values: number[]): Tensor {
 /** Attacks x with one method (all targets, or untargeted) and summarises it; adds image 0's strip to `examples` when given. */
 function attackRow(
   m: { name: string; norm: DistortionNorm; targeted: boolean; make: () => Attack },
-  model: CWMnistNet,
+  model: Classifier,
   x: Tensor,
   y: Tensor,
   callbacks: ExperimentCallbacks,

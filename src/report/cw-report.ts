@@ -2,7 +2,7 @@
 // distillation broken, distortion against temperature, the transfer curves,
 // Figure 6 and adversarial examples per method.
 import type { DistortionNorm, DistortionSummary } from '../attacks/all-targets.js';
-import { formatDistance, type CwMnistResult, type MethodRow } from '../experiments/carlini-wagner-mnist.js';
+import { formatDistance, THROUGH_SOFTMAX, type CwMnistResult, type MethodRow } from '../experiments/carlini-wagner-mnist.js';
 import { chartJsSource, DIGIT_SCRIPT, embedJson, escapeHtml } from './html.js';
 
 function pct(v: number | null | undefined): string {
@@ -75,7 +75,9 @@ FGSM and BIM are searched for the smallest ε of the 8-bit grid that succeeds, a
 <table><thead><tr><th>method</th><th>norm</th><th>best</th><th>paper</th><th>average</th><th>paper</th><th>worst</th><th>paper</th><th>time</th></tr></thead><tbody>${table4}</tbody></table>
 
 <h2>Defensive distillation (T = ${d.temperature})</h2>
-<p>${escapeHtml(result.paper.distillation)}. Success rate and mean distance of the successes (average case for the targeted attacks), on the same images.</p>
+<p>${escapeHtml(result.paper.distillation)}. Success rate and mean distance of the successes (average case for the targeted attacks), on the same images.
+${escapeHtml(THROUGH_SOFTMAX.join(', '))} reach the distilled network through its softmax output F in float32, as in Papernot et al.’s evaluation: where F has rounded to 0 or 1 their gradient is exactly 0
+(C&amp;W §VIII.A). JSMA-Z and C&amp;W L2 use its logits. On the natural network every attack uses the logits.</p>
 <table><thead><tr><th>method</th><th>mode</th><th>natural: success</th><th>distance</th><th>distilled: success</th><th>distance</th></tr></thead><tbody>${distillation}</tbody></table>
 <h3>C&amp;W L2 against the distillation temperature</h3>
 <p>Untargeted C&amp;W L2 on the same images, on the natural network and on one distilled at each temperature: mean L2 of the successes and the success rate.</p>

@@ -4,11 +4,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { F, liveTensors, manualSeed, nn, noGrad, randn, scope, tensor } from '../../src/index.js';
+import { F, liveTensors, manualSeed, nn, noGrad, rand, randn, scope, tensor } from '../../src/index.js';
 import { DataLoader, TensorDataset } from '../../src/data/index.js';
 import { Adam } from '../../src/optim/adam.js';
 import { fit } from '../../src/train/index.js';
-import { softLabels, temperatureLoss } from '../../src/defenses/index.js';
+import { softLabels, softmaxOutput, temperatureLoss } from '../../src/defenses/index.js';
+import { DeepFool, FGSM, LBFGSAttack } from '../../src/attacks/index.js';
 import { assertClose, assertThrowsWith } from '../helpers.js';
 
 test('temperatureLoss is the cross-entropy of z / T, for class indices and for probabilities', () => {
@@ -72,6 +73,32 @@ test('distillation at T = 20: the student keeps the teacher\'s accuracy, and at 
     student.dispose();
   });
   assert.equal(liveTensors(), before);
+});
+
+test('softmaxOutput: log F of a mild network equals log-softmax; of a saturated one, FGSM, DeepFool and L-BFGS through F get a zero gradient and fail, on the logits they do not', () => {
+  scope(() => {
+    manualSeed(2);
+    const model = new nn.Linear(6, 3);
+    const x = rand([8, 6]);
+    const z = noGrad(() => model.forward(x));
+    assertClose(noGrad(() => softmaxOutput(model)(x)), F.logSoftmax(z, 1), { atol: 1e-5 });
+    // Logits 100,000 times larger (a distilled network's are about T times larger): float32's softmax is exactly one-hot.
+    const saturated = (input: typeof x) => model.forward(input).mul(1e5);
+    const labels = noGrad(() => saturated(x).argmax(1));
+    // Targeted, the cross-entropy on the logits keeps a gradient (softmax − one-hot of the target); through F it does not.
+    const targets = labels.add(1).remainder(3);
+    const throughF = new FGSM({ eps: 0.5 }).run(softmaxOutput(saturated), x, { labels, targets });
+    assert.ok(throughF.adversarial.equal(x), 'a zero gradient leaves every input where it was');
+    assert.equal(throughF.success.any().item(), false, 'no success through F');
+    const onLogits = new FGSM({ eps: 0.5 }).run(saturated, x, { labels, targets });
+    assert.ok(onLogits.adversarial.sub(x).abs().sum(1).gt(0).all().item(), 'on the logits the gradient moves every input');
+    // The other attacks of the distillation table: nothing through F, every target on the logits.
+    for (const attack of [new DeepFool(), new LBFGSAttack({ searchSteps: 3 })]) {
+      assert.equal(attack.run(softmaxOutput(saturated), x, { labels, targets }).success.any().item(), false, `${attack.name} through F`);
+      assert.ok(attack.run(saturated, x, { labels, targets }).success.all().item(), `${attack.name} on the logits`);
+    }
+    model.dispose();
+  });
 });
 
 test('distillation refuses a temperature that is not > 0 and images that are not a batch', () => {
