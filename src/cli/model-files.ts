@@ -17,7 +17,7 @@ import { loadMnist, type Split } from '../data/mnist.js';
 import { loadCifar10 } from '../data/cifar.js';
 import { loadSafetensors, saveSafetensors } from '../io/safetensors.js';
 import type { Module } from '../nn/module.js';
-import { getModel, getModelEntry, listModels, type ClassifierEntry } from '../models/registry.js';
+import { getModel, getModelEntry, listModels, type ClassifierEntry, type Task } from '../models/registry.js';
 import { UsageError } from './args.js';
 
 export const DATASETS = ['mnist', 'cifar10'] as const;
@@ -45,15 +45,22 @@ export function safetensorsOption(command: string, name: string, value: string |
   return path;
 }
 
+// Where the models of each other task are trained and run.
+const ELSEWHERE: Record<Exclude<Task, 'image-classification'>, string> = {
+  'masked-image-modeling': 'masked autoencoders are trained by netlab mae pretrain, their encoders by netlab mae finetune',
+  'image-generation': 'GAN networks are trained by netlab reproduce gan and sampled by netlab gan sample',
+  'real-fake-discrimination': 'GAN networks are trained by netlab reproduce gan and sampled by netlab gan sample',
+  'sequence-to-sequence': 'the Transformer is trained by netlab reproduce transformer and run by netlab g2p and netlab predict',
+  'masked-language-modeling': 'BERT models are run by netlab predict',
+};
+
 /** The registry entry of a classifier, or a usage error naming the classifiers. */
 export function classifierEntry(command: string, arch: string): ClassifierEntry {
   const classifiers = listModels('image-classification');
   if (!listModels().includes(arch)) throw new UsageError(`${command}: unknown --arch '${arch}'; choose one of ${classifiers.join(', ')}`);
   const entry = getModelEntry(arch);
   if (entry.task !== 'image-classification')
-    throw new UsageError(
-      `${command}: '${arch}' is a model for ${entry.task}, and netlab ${command} takes classifiers (${classifiers.join(', ')}); ${entry.task === 'masked-image-modeling' ? 'masked autoencoders are trained by netlab mae pretrain, their encoders by netlab mae finetune' : 'GAN networks are trained by netlab reproduce gan and sampled by netlab gan sample'}`,
-    );
+    throw new UsageError(`${command}: '${arch}' is a model for ${entry.task}, and netlab ${command} takes classifiers (${classifiers.join(', ')}); ${ELSEWHERE[entry.task]}`);
   return entry;
 }
 
@@ -127,7 +134,8 @@ export function buildWithWeights(
   command: string,
   arch: string,
   weightsOption: unknown,
-  fallback: Record<string, unknown>,
+  /** Build options for a file without NetLab's: fixed, or read off the file's tensors. */
+  fallback: Record<string, unknown> | ((tensors: Map<string, Tensor>) => Record<string, unknown>),
 ): { model: Module; options: Record<string, unknown>; path: string; metadata: Record<string, string> } {
   if (typeof weightsOption !== 'string') throw new UsageError(`${command}: --weights FILE is required (train one with: netlab train --out FILE)`);
   const path = resolve(weightsOption);
@@ -136,7 +144,7 @@ export function buildWithWeights(
   try {
     const stored = file.metadata.arch;
     if (stored !== undefined && stored !== arch) throw new Error(`${command}: ${path} holds '${stored}' weights, not '${arch}'`);
-    const options = parseMetadata<Record<string, unknown>>(command, path, file.metadata, 'build_options') ?? fallback;
+    const options = parseMetadata<Record<string, unknown>>(command, path, file.metadata, 'build_options') ?? (typeof fallback === 'function' ? fallback(file.tensors) : fallback);
     const model = getModel(arch, options);
     try {
       model.loadStateDict(file.tensors);

@@ -20,6 +20,7 @@ function inputOutput(m: ModelSummary): { input: string; output: string; preset: 
   if (m.task === 'image-generation') return { input: `z ${m.latentDim}`, output: `image ${m.outputSize.join('×')}`, preset: 'gan', normalization: '—' };
   if (m.task === 'real-fake-discrimination') return { input: m.inputSize.join('×'), output: 'real/fake', preset: 'gan', normalization: 'raw [0, 1]' };
   if (m.task === 'sequence-to-sequence') return { input: `src ids < ${m.srcVocab}, tgt ids < ${m.tgtVocab}`, output: `${m.tgtVocab}-way logits per target position`, preset: '—', normalization: '—' };
+  if (m.task === 'masked-language-modeling') return { input: `input_ids < ${m.vocabSize}, token_type_ids, attention_mask (≤ ${m.maxLength} tokens)`, output: 'prediction_logits, seq_relationship_logits (or a head’s logits)', preset: '—', normalization: '—' };
   if (m.task === 'masked-image-modeling') return { input: m.inputSize.join('×'), output: `loss, pred, mask (${m.patchSize}×${m.patchSize} patches)`, preset: 'mae', normalization: 'as pretrained' };
   const normalization = m.normalization === null ? 'raw [0, 1]' : `mean ${m.normalization.mean.join('/')}, std ${m.normalization.std.join('/')}`;
   return { input: m.inputSize.join('×'), output: `${m.numClasses} classes`, preset: m.recipe, normalization };

@@ -10,7 +10,7 @@ import { centerCrop } from '../data/transforms.js';
 import { CIFAR10_CLASSES } from '../data/cifar.js';
 import { readImage } from '../io/image.js';
 import { loadSafetensors, saveSafetensors } from '../io/safetensors.js';
-import { getModelEntry, listModels, type DiscriminatorEntry, type GeneratorEntry, type MaskedImageModelingEntry, type ModelEntry, type SequenceToSequenceEntry } from '../models/registry.js';
+import { getModelEntry, listModels, type DiscriminatorEntry, type GeneratorEntry, type LanguageModelEntry, type MaskedImageModelingEntry, type ModelEntry, type SequenceToSequenceEntry } from '../models/registry.js';
 import type { Module } from '../nn/module.js';
 import type { MaskedAutoencoderViT } from '../models/mae.js';
 import { buildWithWeights, planFor, safetensorsOption, prepare, withStoredNormalization, type DatasetName, type ModelPlan } from './model-files.js';
@@ -39,7 +39,9 @@ export const PREDICT: CommandSpec = {
     'noise that decides which patches are removed, for repeatable runs) and writes "loss" (a scalar), "pred"',
     '[N, L, p²·C] and "mask" [N, L] (1 = removed). A sequence-to-sequence model reads "src" [N, S] and "tgt" [N, T]',
     '(int64 token ids, padding 0) and writes "logits" [N, T, V]: the decoder\'s output for the teacher-forced tgt under the',
-    'causal mask.',
+    'causal mask. A masked language model (BERT) reads "input_ids" and, if present, "token_type_ids" and "attention_mask"',
+    '(int64 [N, L], 1 = attend) and writes what the class its weights come from gives, under Hugging Face\'s names:',
+    '"prediction_logits" and "seq_relationship_logits" for pre-training weights (keys "cls.…"), "logits" for a classifier.',
     '',
     'Images get the preprocessing the weights were trained with: for NetLab weights, that of their dataset (MNIST: grey',
     'levels resized to 28×28, white digits on black as in MNIST; CIFAR-10: RGB resized to 32×32, standardised); for',
@@ -69,6 +71,7 @@ export function runPredict(values: Record<string, string | boolean | undefined>)
   const entry = getModelEntry(arch);
   if (entry.task === 'masked-image-modeling') return predictMaskedImages(entry, inputPath, values);
   if (entry.task === 'sequence-to-sequence') return predictSequences(entry, inputPath, values);
+  if (entry.task === 'masked-language-modeling') return predictTokens(entry, inputPath, values);
   if (entry.task !== 'image-classification') return predictNamedTensors(entry, inputPath, values);
   const tensorInput = inputPath.endsWith('.safetensors');
   const images = tensorInput ? [] : imageFiles(inputPath);
@@ -109,12 +112,18 @@ export function runPredict(values: Record<string, string | boolean | undefined>)
 }
 
 /** What the tasks read as named tensors share: the .safetensors input and output, the batch size, threads, the model with its weights and the input file's tensors (the caller disposes model and tensors). */
-function namedTensorRun(entry: ModelEntry, inputPath: string, values: Record<string, string | boolean | undefined>, reads: string): { output: string; batchSize: number; model: Module; inputs: Map<string, Tensor> } {
+function namedTensorRun(
+  entry: ModelEntry,
+  inputPath: string,
+  values: Record<string, string | boolean | undefined>,
+  reads: string,
+  buildOptions: Parameters<typeof buildWithWeights>[3] = {},
+): { output: string; batchSize: number; model: Module; inputs: Map<string, Tensor> } {
   if (!inputPath.endsWith('.safetensors')) throw new UsageError(`predict: '${entry.name}' (${entry.task}) reads ${reads} from a .safetensors file, got '${values.input}'`);
   const output = safetensorsOption('predict', 'output', values.output, false);
   const batchSize = numberOption('predict', 'batch-size', values['batch-size'], { min: 1, integer: true });
   if (values.threads !== undefined) setNumThreads(numberOption('predict', 'threads', values.threads, { min: 1, integer: true }));
-  const { model } = buildWithWeights('predict', entry.name, values.weights, {});
+  const { model } = buildWithWeights('predict', entry.name, values.weights, buildOptions);
   return { output, batchSize, model, inputs: loadSafetensors(inputPath).tensors };
 }
 
@@ -231,6 +240,41 @@ function predictSequences(entry: SequenceToSequenceEntry, inputPath: string, val
       }),
     );
     process.stderr.write(`predict: ${n} sequence pairs → ${output}\n`);
+    return { n, output };
+  } finally {
+    for (const t of inputs.values()) t.dispose();
+    model.dispose();
+  }
+}
+
+/**
+ * A masked language model: `input_ids` and, when present, `token_type_ids`
+ * and `attention_mask` (int64 [N, L]) → the outputs of the class the weights
+ * were saved from, under Hugging Face's names (BERT pre-training:
+ * `prediction_logits` [N, L, V] and `seq_relationship_logits` [N, 2]; a
+ * classifier or the masked-LM model: `logits`; a bare encoder:
+ * `last_hidden_state` and `pooler_output`), in batches.
+ */
+function predictTokens(entry: LanguageModelEntry, inputPath: string, values: Record<string, string | boolean | undefined>): PredictSummary {
+  const { output, batchSize, model, inputs } = namedTensorRun(entry, inputPath, values, "'input_ids' (and 'token_type_ids', 'attention_mask')", entry.buildOptionsFor);
+  try {
+    const ids = inputTensor(inputs, 'input_ids', inputPath, entry);
+    const [types, mask] = [inputs.get('token_type_ids'), inputs.get('attention_mask')];
+    model.eval();
+    const n = ids.ndim === 0 ? 0 : ids.shape[0];
+    const rows = (t: Tensor | undefined, i: number, size: number) => (t === undefined || t.ndim === 0 ? t : t.narrow(0, i, Math.min(size, t.shape[0] - i)));
+    noGrad(() =>
+      scope(() => {
+        const parts = new Map<string, Tensor[]>();
+        // One batch when the file holds fewer rows than the batch size; the model checks the shapes.
+        for (let i = 0; i === 0 || i < n; i += batchSize) {
+          const out = entry.namedOutputs(model, { inputIds: rows(ids, i, batchSize)!, tokenTypeIds: rows(types, i, batchSize), attentionMask: rows(mask, i, batchSize) });
+          for (const [name, t] of Object.entries(out)) parts.set(name, [...(parts.get(name) ?? []), t]);
+        }
+        saveSafetensors(output, Object.fromEntries([...parts].map(([name, list]) => [name, cat(list)])), { arch: entry.name });
+      }),
+    );
+    process.stderr.write(`predict: ${n} sequences → ${output}\n`);
     return { n, output };
   } finally {
     for (const t of inputs.values()) t.dispose();

@@ -17,6 +17,7 @@ import { scaledDotProductAttention } from '../nn/attention.js';
 import { ModuleList } from '../nn/container.js';
 import { Dropout, Embedding, LayerNorm, Linear } from '../nn/layers.js';
 import { Module, Parameter, type LoadResult, type StateDict } from '../nn/module.js';
+import type { LanguageModelEntry } from './registry.js';
 
 export interface BertConfig {
   vocabSize: number;
@@ -568,4 +569,103 @@ export class BertForTokenClassification extends BertPreTrainedModel {
   forward(inputs: BertInputs): Tensor {
     return scope(() => this.classifier.forward(this.dropout.forward(this.bert.forward(inputs).lastHiddenState)));
   }
+}
+
+/** The heads a BERT entry builds: what `netlab predict` writes depends on it. */
+export const BERT_HEADS = ['pretraining', 'masked-lm', 'sequence-classification', 'token-classification', 'encoder'] as const;
+export type BertHead = (typeof BERT_HEADS)[number];
+
+export interface BertBuildOptions {
+  /** Which model: BertForPreTraining (the default), BertForMaskedLM, the two classifiers, or the bare BertModel. */
+  head?: BertHead;
+  /** Classes of a classifier head (default 2). */
+  numLabels?: number;
+  /** Configuration fields over the preset's. */
+  config?: Partial<BertConfig>;
+}
+
+/** Builds a preset with one of the heads. */
+export function bertModel(preset: BertPreset, options: BertBuildOptions = {}): BertForPreTraining | BertForMaskedLM | BertForSequenceClassification | BertForTokenClassification | BertModel {
+  const unknown = Object.keys(options).find((k) => !['head', 'numLabels', 'config'].includes(k));
+  if (unknown !== undefined) throw new TypeError(`BERT: unknown build option '${unknown}'; known: head, numLabels, config`);
+  const config = bertConfig(BERT_PRESETS[preset], options.config ?? {});
+  const head = options.head ?? 'pretraining';
+  switch (head) {
+    case 'pretraining':
+      return new BertForPreTraining(config);
+    case 'masked-lm':
+      return new BertForMaskedLM(config);
+    case 'sequence-classification':
+      return new BertForSequenceClassification(config, options.numLabels ?? 2);
+    case 'token-classification':
+      return new BertForTokenClassification(config, options.numLabels ?? 2);
+    case 'encoder':
+      return new BertModel(config);
+    default:
+      throw new TypeError(`BERT: head must be one of ${BERT_HEADS.join(', ')}, got ${describeValue(head)}`);
+  }
+}
+
+/**
+ * The head a state dict was saved from, read off its keys as Hugging Face's
+ * classes name them: `cls.seq_relationship` (pre-training), `cls.predictions`
+ * alone (masked LM), `classifier` with the pooler (sequence classification)
+ * or without it (token classification), no `bert.` prefix (a bare BertModel).
+ */
+export function bertHeadOf(stateDict: StateDict): { head: BertHead; numLabels?: number } {
+  const keys = [...stateDict.keys()];
+  const has = (prefix: string) => keys.some((k) => k.startsWith(prefix));
+  const classifier = stateDict.get('classifier.weight');
+  if (classifier !== undefined) return { head: has('bert.pooler.') ? 'sequence-classification' : 'token-classification', numLabels: classifier.shape[0] };
+  if (has('cls.seq_relationship.')) return { head: 'pretraining' };
+  if (has('cls.predictions.')) return { head: 'masked-lm' };
+  if (!has('bert.')) return { head: 'encoder' };
+  throw new Error(`BERT: cannot tell which BERT class these weights are from: they have 'bert.' keys but no head ('cls.' or 'classifier.'); keys start ${keys.slice(0, 3).join(', ')}`);
+}
+
+const BERT_DESCRIPTIONS: Record<BertPreset, string> = {
+  bert_base_uncased: 'BERT-Base, uncased (Devlin et al. 2019): 12 layers of 768, 12 heads; Hugging Face layout',
+  bert_large_uncased: 'BERT-Large, uncased (Devlin et al. 2019): 24 layers of 1024, 16 heads; Hugging Face layout',
+  bert_tiny: 'BERT-Tiny (Turc et al. 2019): 2 layers of 128, 2 heads; uncased vocabulary',
+  bert_mini: 'BERT-Mini (Turc et al. 2019): 4 layers of 256, 4 heads; uncased vocabulary',
+  bert_small: 'BERT-Small (Turc et al. 2019): 4 layers of 512, 8 heads; uncased vocabulary',
+  bert_medium: 'BERT-Medium (Turc et al. 2019): 8 layers of 512, 8 heads; uncased vocabulary',
+};
+
+/** Parameters of BertForPreTraining, what an entry builds by default: the encoder, the MLM transform and bias, the NSP layer (the decoder is the tied embedding). */
+export function bertPreTrainingParameterCount(c: BertConfig): number {
+  const H = c.hiddenSize;
+  return bertParameterCount(c) + H * H + H + 2 * H + c.vocabSize + 2 * H + 2;
+}
+
+export const BERT_MODEL_ENTRIES: LanguageModelEntry[] = (Object.keys(BERT_PRESETS) as BertPreset[]).map((name) => {
+  const config = bertConfig(BERT_PRESETS[name]);
+  return {
+    name,
+    task: 'masked-language-modeling',
+    description: BERT_DESCRIPTIONS[name],
+    build: (options?: Record<string, unknown>) => bertModel(name, options as BertBuildOptions),
+    config,
+    parameterCount: bertPreTrainingParameterCount(config),
+    encoderParameterCount: bertParameterCount(config),
+    vocabSize: config.vocabSize,
+    maxLength: config.maxPositionEmbeddings,
+    typeVocabSize: config.typeVocabSize,
+    buildOptionsFor: (stateDict: StateDict) => bertHeadOf(stateDict),
+    namedOutputs: (model: Module, inputs: { inputIds: Tensor; tokenTypeIds?: Tensor; attentionMask?: Tensor }) => bertNamedOutputs(model, inputs),
+  };
+});
+
+/** A BERT model's outputs named as Hugging Face names them (what `netlab predict` writes). */
+export function bertNamedOutputs(model: Module, inputs: BertInputs): Record<string, Tensor> {
+  if (model instanceof BertForPreTraining) {
+    const out = model.forward(inputs);
+    return { prediction_logits: out.predictionLogits, seq_relationship_logits: out.seqRelationshipLogits };
+  }
+  if (model instanceof BertForMaskedLM || model instanceof BertForSequenceClassification || model instanceof BertForTokenClassification) return { logits: model.forward(inputs) };
+  if (model instanceof BertModel) {
+    const out = model.forward(inputs);
+    return out.poolerOutput === null ? { last_hidden_state: out.lastHiddenState } : { last_hidden_state: out.lastHiddenState, pooler_output: out.poolerOutput };
+  }
+  throw new TypeError(`bertNamedOutputs: expected a BERT model, got ${describeValue(model)}`);
 }

@@ -1,6 +1,7 @@
 // The model registry: every network NetLab builds, by name, with the metadata
 // a user needs to feed it (as torchvision's get_model / list_models).
 import type { Module } from '../nn/module.js';
+import type { Tensor } from '../tensor/tensor.js';
 import type { RecipeName } from '../train/recipes.js';
 import { MADRY_CNN_DEFAULTS, madryCnn, madryCnnParameterCount } from './madry-cnn.js';
 import { CW_MNIST_DEFAULTS, cwMnistNet, cwMnistParameterCount } from './cw-mnist.js';
@@ -13,9 +14,12 @@ import { VIT_MODEL_ENTRIES } from './vit.js';
  * gives one logit each (real against generated); a masked autoencoder takes
  * images, hides most of their patches and reconstructs them; a
  * sequence-to-sequence model takes source and target token ids and gives the
- * next target token's logits at every position.
+ * next target token's logits at every position; a masked language model
+ * takes token ids, segment ids and an attention mask and gives vocabulary
+ * logits at every position (with BERT's next-sentence logits), or the
+ * logits of a fine-tuned head, as its weights decide.
  */
-export const TASKS = ['image-classification', 'image-generation', 'real-fake-discrimination', 'masked-image-modeling', 'sequence-to-sequence'] as const;
+export const TASKS = ['image-classification', 'image-generation', 'real-fake-discrimination', 'masked-image-modeling', 'sequence-to-sequence', 'masked-language-modeling'] as const;
 export type Task = (typeof TASKS)[number];
 
 interface BaseEntry {
@@ -76,7 +80,22 @@ export interface SequenceToSequenceEntry extends BaseEntry {
   padIdx: number;
 }
 
-export type ModelEntry = ClassifierEntry | GeneratorEntry | DiscriminatorEntry | MaskedImageModelingEntry | SequenceToSequenceEntry;
+export interface LanguageModelEntry extends BaseEntry {
+  task: 'masked-language-modeling';
+  /** Parameters of the encoder alone (BertModel), as the papers count them; parameterCount adds the pre-training heads. */
+  encoderParameterCount: number;
+  vocabSize: number;
+  /** Longest sequence, in tokens. */
+  maxLength: number;
+  /** Segment types (2: sentence A and B). */
+  typeVocabSize: number;
+  /** The build options that fit a state dict: the head its keys show (a pre-training file builds the pre-training model). */
+  buildOptionsFor: (stateDict: Map<string, Tensor>) => Record<string, unknown>;
+  /** The model's outputs under the reference implementation's names. */
+  namedOutputs: (model: Module, inputs: { inputIds: Tensor; tokenTypeIds?: Tensor; attentionMask?: Tensor }) => Record<string, Tensor>;
+}
+
+export type ModelEntry = ClassifierEntry | GeneratorEntry | DiscriminatorEntry | MaskedImageModelingEntry | SequenceToSequenceEntry | LanguageModelEntry;
 
 type EntryOf<T extends Task> = Extract<ModelEntry, { task: T }>;
 
@@ -154,3 +173,6 @@ for (const entry of MAE_MODEL_ENTRIES) registerModel(entry);
 
 import { TRANSFORMER_MODEL_ENTRIES } from './transformer.js';
 for (const entry of TRANSFORMER_MODEL_ENTRIES) registerModel(entry);
+
+import { BERT_MODEL_ENTRIES } from './bert.js';
+for (const entry of BERT_MODEL_ENTRIES) registerModel(entry);
