@@ -22,8 +22,8 @@ export interface Schedule {
   loadStateDict(state: Record<string, unknown>): void;
 }
 
-/** The training objective of one batch; the default is cross-entropy of the model's logits. */
-export type LossFn = (model: Module, inputs: Tensor, targets: Tensor) => Tensor;
+/** The training objective of one batch (its tensors in the loader's order); the default is cross-entropy of the model's logits. */
+export type LossFn = (model: Module, inputs: Tensor, targets: Tensor, ...rest: Tensor[]) => Tensor;
 
 export interface StepInfo {
   epoch: number;
@@ -47,7 +47,8 @@ export interface EpochInfo {
 
 export interface FitOptions {
   model: Module;
-  loader: DataLoader;
+  // Any dataset: what the loop reads is the loader's batches of tensors.
+  loader: DataLoader<any>;
   optimizer: Optimizer<any, any>;
   epochs: number;
   loss?: LossFn;
@@ -149,9 +150,9 @@ export function fit(options: FitOptions): FitResult {
     let step = firstStep;
     for (const batch of loader) {
       const loss = scope(() => {
-        const [inputs, targets] = batch;
+        const [inputs, targets, ...rest] = batch;
         optimizer.zeroGrad();
-        const value = lossFn(model, inputs, targets);
+        const value = lossFn(model, inputs, targets, ...rest);
         value.backward();
         optimizer.step();
         for (const t of batch) t.dispose();

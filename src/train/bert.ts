@@ -1,0 +1,226 @@
+// BERT's pre-training (Devlin et al. 2019, §3.1, Appendix A.2): batches of
+// sentence pairs, masked afresh every time a batch is drawn (dynamic masking)
+// or once for good (static), the loss the masked-LM cross-entropy over the
+// selected positions plus the next-sentence cross-entropy, AdamW with weight
+// decay 0.01 off the biases and LayerNorm weights, a linear warm-up then a
+// linear decay. The loop is the shared `fit`, so checkpoints, exact
+// resumption and budgets behave as in every other training.
+import { noGrad } from '../tensor/autograd.js';
+import { tensor } from '../tensor/creation.js';
+import { scope } from '../tensor/scope.js';
+import type { Tensor } from '../tensor/tensor.js';
+import * as F from '../nn/functional.js';
+import type { Module } from '../nn/module.js';
+import { DataLoader, type Dataset } from '../data/dataset.js';
+import { Random } from '../data/random.js';
+import type { BertForPreTraining } from '../models/bert.js';
+import { maskTokens, type MaskingOptions, type SentencePair } from '../text/pretraining-data.js';
+import { AdamW } from '../optim/adam.js';
+import { weightDecayGroups } from './mae.js';
+import { recipeSchedule } from './recipes.js';
+import { fit, type FitResult, type LossFn, type StepInfo } from './trainer.js';
+
+/** The special ids a batch is built with. */
+export interface SpecialIds {
+  cls: number;
+  sep: number;
+  pad: number;
+  mask: number;
+}
+
+/** Ignored by the masked-LM loss: every position that was not selected. */
+export const IGNORE = -100;
+
+/** NSP labels as Hugging Face's: 0 when B follows A, 1 when B is random. */
+export const IS_NEXT = 0;
+export const NOT_NEXT = 1;
+
+// One pair as a masked row: [CLS] A [SEP] B [SEP], its segment ids, its labels (−100 off the selected positions), its NSP label.
+interface MaskedRow {
+  inputIds: number[];
+  types: number[];
+  labels: number[];
+  next: number;
+}
+
+function maskPair(pair: SentencePair, ids: SpecialIds, masking: Omit<MaskingOptions, 'maskId' | 'specialIds'>, rng: Random): MaskedRow {
+  const row = [ids.cls, ...pair.a, ids.sep, ...pair.b, ids.sep];
+  const m = maskTokens(row, rng, { ...masking, maskId: ids.mask, specialIds: [ids.cls, ids.sep, ids.pad] });
+  const labels: number[] = Array(row.length).fill(IGNORE);
+  m.positions.forEach((p, k) => (labels[p] = m.labels[k]));
+  return { inputIds: m.inputIds, types: [...Array(pair.a.length + 2).fill(0), ...Array(pair.b.length + 1).fill(1)], labels, next: pair.isRandomNext ? NOT_NEXT : IS_NEXT };
+}
+
+// Rows right-padded to the longest: input_ids, token_type_ids, attention_mask, mlm_labels [B, L], nsp_labels [B].
+function toTensors(rows: readonly MaskedRow[], pad: number): Tensor[] {
+  const length = Math.max(...rows.map((r) => r.inputIds.length));
+  const padded = (values: (r: MaskedRow) => number[], fill: number) => rows.flatMap((r) => [...values(r), ...Array(length - r.inputIds.length).fill(fill)]);
+  const shape = [rows.length, length];
+  return [
+    tensor(padded((r) => r.inputIds, pad), { dtype: 'int64', shape }),
+    tensor(padded((r) => r.types, 0), { dtype: 'int64', shape }),
+    tensor(padded((r) => r.inputIds.map(() => 1), 0), { dtype: 'int64', shape }),
+    tensor(padded((r) => r.labels, IGNORE), { dtype: 'int64', shape }),
+    tensor(rows.map((r) => r.next), { dtype: 'int64' }),
+  ];
+}
+
+/**
+ * A pre-training batch: input_ids, token_type_ids, attention_mask [B, L],
+ * mlm_labels [B, L] (the original id at each selected position, −100
+ * elsewhere) and nsp_labels [B], each pair masked in turn with `rng`.
+ */
+export function pretrainingBatch(pairs: readonly SentencePair[], ids: SpecialIds, masking: Omit<MaskingOptions, 'maskId' | 'specialIds'>, rng: Random): Tensor[] {
+  if (pairs.length === 0) throw new RangeError('pretrainingBatch: no pairs');
+  return toTensors(pairs.map((p) => maskPair(p, ids, masking, rng)), ids.pad);
+}
+
+/** The pairs as a dataset of their indices: the loader draws which pairs make a batch, its transform masks them. */
+class PairIndices implements Dataset<number> {
+  constructor(readonly length: number) {}
+  get(i: number): number {
+    return i;
+  }
+}
+
+/**
+ * A loader of pre-training batches. Dynamic masking draws every batch's
+ * masks from the loader's generator for that batch (each epoch masks the
+ * pairs anew, and a resumed run masks as the uninterrupted one would); static
+ * masking gives each pair one mask for good, drawn from (seed, pair), as
+ * create_pretraining_data.py writes them (its dupe factor is more pairs made
+ * from the same documents).
+ */
+export function pretrainingLoader(
+  pairs: readonly SentencePair[],
+  ids: SpecialIds,
+  masking: Omit<MaskingOptions, 'maskId' | 'specialIds'>,
+  options: { batchSize: number; seed: number; shuffle?: boolean; masking: 'dynamic' | 'static' },
+): DataLoader<number> {
+  if (options.masking !== 'dynamic' && options.masking !== 'static') throw new RangeError(`pretrainingLoader: masking must be 'dynamic' or 'static', got '${String(options.masking)}'`);
+  return new DataLoader(new PairIndices(pairs.length), {
+    batchSize: options.batchSize,
+    shuffle: options.shuffle ?? true,
+    seed: options.seed,
+    collate: (items) => [tensor(items, { dtype: 'int64' })],
+    transform: ([indices], rng) => {
+      const drawn = indices.toArray() as number[];
+      const rows = drawn.map((i) => maskPair(pairs[i], ids, masking, options.masking === 'dynamic' ? rng : new Random(options.seed, 1, i)));
+      return toTensors(rows, ids.pad);
+    },
+  });
+}
+
+/** The pre-training loss: masked-LM cross-entropy over the selected positions plus next-sentence cross-entropy. */
+export const pretrainingLoss: LossFn = (model, inputIds, tokenTypeIds, attentionMask, mlmLabels, nspLabels) =>
+  scope(() => {
+    const out = (model as BertForPreTraining).forward({ inputIds, tokenTypeIds, attentionMask });
+    const vocab = out.predictionLogits.shape[2];
+    const mlm = F.crossEntropy(out.predictionLogits.reshape(-1, vocab), mlmLabels.reshape(-1), { ignoreIndex: IGNORE });
+    return mlm.add(F.crossEntropy(out.seqRelationshipLogits, nspLabels));
+  });
+
+export interface PretrainingEvaluation {
+  /** Masked-LM: loss and accuracy over the selected positions. */
+  mlmLoss: number;
+  mlmAccuracy: number;
+  /** The accuracy of always predicting the most frequent label among the selected positions (the baseline). */
+  mlmMajorityAccuracy: number;
+  /** Next-sentence prediction: loss and accuracy. */
+  nspLoss: number;
+  nspAccuracy: number;
+  predictions: number;
+  pairs: number;
+}
+
+/** Evaluates on held-out pairs, masked once from `seed` (the same masks for every model evaluated). */
+export function evaluatePretraining(model: Module, pairs: readonly SentencePair[], ids: SpecialIds, masking: Omit<MaskingOptions, 'maskId' | 'specialIds'>, options: { batchSize: number; seed: number }): PretrainingEvaluation {
+  const wasTraining = model.training;
+  model.eval();
+  const rng = new Random(options.seed);
+  let [mlmLoss, mlmCorrect, predictions, nspLoss, nspCorrect] = [0, 0, 0, 0, 0];
+  const labelCounts = new Map<number, number>();
+  try {
+    noGrad(() => {
+      for (let i = 0; i < pairs.length; i += options.batchSize) {
+        scope(() => {
+          const [inputIds, tokenTypeIds, attentionMask, mlmLabels, nspLabels] = pretrainingBatch(pairs.slice(i, i + options.batchSize), ids, masking, rng);
+          const out = (model as BertForPreTraining).forward({ inputIds, tokenTypeIds, attentionMask });
+          const selected = mlmLabels.ne(IGNORE);
+          const logits = out.predictionLogits.index(selected);
+          const labels = mlmLabels.maskedSelect(selected);
+          mlmLoss += F.crossEntropy(logits, labels, { reduction: 'sum' }).item();
+          mlmCorrect += logits.argmax(1).eq(labels).sum().item();
+          predictions += labels.shape[0];
+          for (const label of labels.toArray() as number[]) labelCounts.set(label, (labelCounts.get(label) ?? 0) + 1);
+          nspLoss += F.crossEntropy(out.seqRelationshipLogits, nspLabels, { reduction: 'sum' }).item();
+          nspCorrect += out.seqRelationshipLogits.argmax(1).eq(nspLabels).sum().item();
+        });
+      }
+    });
+  } finally {
+    model.train(wasTraining);
+  }
+  const majority = Math.max(0, ...labelCounts.values());
+  return {
+    mlmLoss: mlmLoss / predictions,
+    mlmAccuracy: mlmCorrect / predictions,
+    mlmMajorityAccuracy: majority / predictions,
+    nspLoss: nspLoss / pairs.length,
+    nspAccuracy: nspCorrect / pairs.length,
+    predictions,
+    pairs: pairs.length,
+  };
+}
+
+export interface PretrainBertOptions {
+  model: BertForPreTraining;
+  pairs: readonly SentencePair[];
+  ids: SpecialIds;
+  masking: Omit<MaskingOptions, 'maskId' | 'specialIds'>;
+  /** 'dynamic' masks every batch afresh; 'static' masks each pair once for good. */
+  maskingMode: 'dynamic' | 'static';
+  batchSize: number;
+  epochs: number;
+  /** Peak learning rate (BERT: 1e-4 at batch 256). */
+  lr: number;
+  /** Fraction of the steps spent warming up (BERT: 10,000 of 1,000,000). */
+  warmup: number;
+  /** Decoupled weight decay, off the biases and LayerNorm weights (BERT: 0.01). */
+  weightDecay?: number;
+  seed: number;
+  maxSeconds?: number;
+  maxSteps?: number;
+  checkpointPath?: string;
+  checkpointEvery?: number;
+  resume?: boolean;
+  onStep?: (info: StepInfo) => void;
+}
+
+/** Pre-trains with BERT's recipe (Appendix A.2): AdamW β = (0.9, 0.999), ε = 1e-6, linear warm-up and decay; see PretrainBertOptions. */
+export function pretrainBert(o: PretrainBertOptions): FitResult {
+  const loader = pretrainingLoader(o.pairs, o.ids, o.masking, { batchSize: o.batchSize, seed: o.seed, masking: o.maskingMode });
+  const optimizer = new AdamW(weightDecayGroups(o.model, o.weightDecay ?? 0.01), { lr: o.lr, betas: [0.9, 0.999], eps: 1e-6 });
+  // The schedule spans the run that will happen: the step budget when it is the shorter.
+  const steps = Math.min(o.epochs * loader.length, o.maxSteps ?? Infinity);
+  const { schedule, every } = recipeSchedule(optimizer, { schedule: 'linear', warmup: o.warmup, milestones: [], gamma: 1 }, 1, steps);
+  try {
+    return fit({
+      model: o.model,
+      loader,
+      optimizer,
+      epochs: o.epochs,
+      loss: pretrainingLoss,
+      schedule,
+      scheduleEvery: every,
+      maxSeconds: o.maxSeconds,
+      maxSteps: o.maxSteps,
+      checkpointPath: o.checkpointPath,
+      checkpointEvery: o.checkpointEvery,
+      resume: o.resume,
+      onStep: o.onStep,
+    });
+  } finally {
+    optimizer.dispose();
+  }
+}
