@@ -9,6 +9,7 @@ import { MAE_COMMANDS } from './mae.js';
 import { MODELS, runModels } from './models.js';
 import { PREDICT, runPredict } from './predict.js';
 import { REPRODUCTIONS } from './reproduce.js';
+import { runTokenize, TOKENIZE } from './tokenize.js';
 import { runTrain, TRAIN } from './train.js';
 import { launch, launchPlan, workerEnvironment } from './launch.js';
 import { destroyProcessGroup, initProcessGroup, isInitialized } from '../distributed/process-group.js';
@@ -34,6 +35,7 @@ const COMMANDS: Record<string, Command | CommandGroup> = {
   gan: { summary: "sample a trained GAN generator, or score samples by the Parzen-window protocol", what: 'action', commands: GAN_COMMANDS },
   mae: { summary: 'pre-train a masked autoencoder, fine-tune its encoder, or probe it linearly', what: 'action', commands: MAE_COMMANDS },
   g2p: { spec: G2P, run: runG2p },
+  tokenize: { spec: TOKENIZE, run: runTokenize },
   models: { spec: MODELS, run: runModels },
 };
 
