@@ -2,11 +2,12 @@
 // the small trained MNIST CNN the attack tests share.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { F, manualSeed, nn, scope, Tensor, tensor } from '../src/index.js';
 import { DataLoader } from '../src/data/dataset.js';
-import { loadSafetensors } from '../src/io/safetensors.js';
+import { loadSafetensors, saveSafetensors } from '../src/io/safetensors.js';
 import { loadMnist } from '../src/data/mnist.js';
 import { Adam } from '../src/optim/adam.js';
 
@@ -138,4 +139,12 @@ export function fixtureFile(
 /** max |t|. */
 export function maxAbs(t: Tensor): number {
   return scope(() => t.abs().max().item());
+}
+
+/** Writes named tensors to `dir`/input.safetensors (a `netlab predict` input), disposes them, and returns the path. */
+export function writeInputFile(dir: string, tensors: Record<string, Tensor>): string {
+  const path = join(dir, 'input.safetensors');
+  scope(() => saveSafetensors(path, tensors));
+  for (const t of Object.values(tensors)) t.dispose();
+  return path;
 }

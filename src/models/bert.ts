@@ -526,48 +526,47 @@ export class BertForMaskedLM extends BertPreTrainedModel {
   }
 }
 
-function positiveLabels(name: string, numLabels: number): number {
-  if (!Number.isInteger(numLabels) || numLabels < 1) throw new RangeError(`${name}: numLabels must be a positive integer, got ${describeValue(numLabels)}`);
-  return numLabels;
-}
-
-/** BERT fine-tuned to classify sequences: dropout and a linear layer on the pooled [CLS] state. */
-export class BertForSequenceClassification extends BertPreTrainedModel {
+/** What the two fine-tuning heads share: dropout and a linear layer to numLabels on the encoder's features. */
+abstract class BertClassifier extends BertPreTrainedModel {
   readonly numLabels: number;
   dropout: Dropout;
   classifier: Linear;
 
-  constructor(config: BertConfig, numLabels = 2) {
-    super(config, { pooler: true });
-    this.numLabels = positiveLabels('BertForSequenceClassification', numLabels);
+  constructor(config: BertConfig, numLabels: number, pooler: boolean) {
+    super(config, { pooler });
+    if (!Number.isInteger(numLabels) || numLabels < 1) throw new RangeError(`${this.constructor.name}: numLabels must be a positive integer, got ${describeValue(numLabels)}`);
+    this.numLabels = numLabels;
     this.dropout = new Dropout(this.config.hiddenDropoutProb);
-    this.classifier = new Linear(this.config.hiddenSize, this.numLabels);
+    this.classifier = new Linear(this.config.hiddenSize, numLabels);
     initLinear(this.classifier, this.config.initializerRange);
+  }
+
+  protected classify(features: Tensor): Tensor {
+    return scope(() => this.classifier.forward(this.dropout.forward(features)));
+  }
+}
+
+/** BERT fine-tuned to classify sequences: dropout and a linear layer on the pooled [CLS] state. */
+export class BertForSequenceClassification extends BertClassifier {
+  constructor(config: BertConfig, numLabels = 2) {
+    super(config, numLabels, true);
   }
 
   /** Logits [N, numLabels]. */
   forward(inputs: BertInputs): Tensor {
-    return scope(() => this.classifier.forward(this.dropout.forward(this.bert.forward(inputs).poolerOutput!)));
+    return scope(() => this.classify(this.bert.forward(inputs).poolerOutput!));
   }
 }
 
 /** BERT fine-tuned to label each token: dropout and a linear layer on every hidden state (no pooler). */
-export class BertForTokenClassification extends BertPreTrainedModel {
-  readonly numLabels: number;
-  dropout: Dropout;
-  classifier: Linear;
-
+export class BertForTokenClassification extends BertClassifier {
   constructor(config: BertConfig, numLabels = 2) {
-    super(config, { pooler: false });
-    this.numLabels = positiveLabels('BertForTokenClassification', numLabels);
-    this.dropout = new Dropout(this.config.hiddenDropoutProb);
-    this.classifier = new Linear(this.config.hiddenSize, this.numLabels);
-    initLinear(this.classifier, this.config.initializerRange);
+    super(config, numLabels, false);
   }
 
   /** Logits [N, L, numLabels]. */
   forward(inputs: BertInputs): Tensor {
-    return scope(() => this.classifier.forward(this.dropout.forward(this.bert.forward(inputs).lastHiddenState)));
+    return scope(() => this.classify(this.bert.forward(inputs).lastHiddenState));
   }
 }
 

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { arange, manualSeed, noGrad, scope, tensor, type Tensor } from '../../src/tensor/index.js';
 import { loadSafetensors, saveSafetensors } from '../../src/io/safetensors.js';
 import { bertModel, bertNamedOutputs, type BertBuildOptions } from '../../src/models/bert.js';
-import { assertClose, netlab } from '../helpers.js';
+import { assertClose, netlab, writeInputFile } from '../helpers.js';
 
 let dir: string;
 const weights: Record<string, string> = {};
@@ -36,12 +36,7 @@ before(() => {
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-function inputFile(tensors: Record<string, Tensor>): string {
-  const path = join(dir, 'input.safetensors');
-  scope(() => saveSafetensors(path, tensors));
-  for (const t of Object.values(tensors)) t.dispose();
-  return path;
-}
+const inputFile = (tensors: Record<string, Tensor>) => writeInputFile(dir, tensors);
 
 const IDS = [[101, 7592, 2088, 102, 0], [101, 2023, 102, 2003, 102], [101, 1037, 102, 0, 0]];
 const TYPES = [[0, 0, 0, 0, 0], [0, 0, 0, 1, 1], [0, 0, 0, 0, 0]];

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { manualSeed, noGrad, scope, tensor, zeros, type Tensor } from '../../src/tensor/index.js';
 import { loadSafetensors, saveSafetensors } from '../../src/io/safetensors.js';
 import { transformerModel } from '../../src/models/transformer.js';
-import { assertClose, netlab } from '../helpers.js';
+import { assertClose, netlab, writeInputFile } from '../helpers.js';
 
 let dir: string;
 let weights: string;
@@ -26,12 +26,7 @@ before(() => {
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-function inputFile(tensors: Record<string, Tensor>): string {
-  const path = join(dir, 'input.safetensors');
-  scope(() => saveSafetensors(path, tensors));
-  for (const t of Object.values(tensors)) t.dispose();
-  return path;
-}
+const inputFile = (tensors: Record<string, Tensor>) => writeInputFile(dir, tensors);
 
 test('predict --arch transformer_base writes the teacher-forced logits [N, T, V] of the model', () => {
   const src = tensor([[3, 4, 5, 0], [6, 7, 0, 0], [8, 9, 10, 11]], { dtype: 'int64' });
