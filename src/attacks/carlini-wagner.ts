@@ -112,7 +112,7 @@ export interface GrowingConstOptions {
   /** c stops growing here: a row not solved below it has failed. */
   largestConst: number;
   constFactor: number;
-  /** A row whose loss has not fallen by 0.01% over a tenth of maxIterations gives up on its c and tries the next. */
+  /** A row whose loss has not fallen by 0.01% over a tenth of maxIterations (at least 100) gives up on its c and tries the next. */
   abortEarly: boolean;
 }
 
@@ -171,6 +171,11 @@ export function solveWithGrowingConst(model: (x: Tensor) => Tensor, p: GrowingCo
   return { ...state, iterations };
 }
 
+// The stall test's shortest window. In tanh space a pixel at the edge of the box (w ≈ ±7.25) needs hundreds of
+// Adam steps before the image moves, so over a shorter window a loss that is about to fall looks flat; this is
+// Carlini's own window at his default of 1,000 iterations.
+const STALL_WINDOW = 100;
+
 /**
  * One value of c for rows `rows` of the problem: Adam from their w, each row
  * stopping (and leaving the batch) at its first solved point. Returns, per
@@ -184,7 +189,7 @@ function descendRows(model: (x: Tensor) => Tensor, p: GrowingConstProblem, o: Gr
   // The rows still running: their places in `out`, their rows of the problem, their c and goals.
   let running = { at: arange(k, { dtype: 'int64' }), rows: rows.clone(), c: c.clone(), goal: p.goal.indexSelect(0, rows), previous: full([k], Infinity) };
   const adam = new RowAdam(out.w, o.lr);
-  const checkEvery = Math.max(1, Math.floor(o.maxIterations / 10));
+  const checkEvery = Math.max(STALL_WINDOW, Math.floor(o.maxIterations / 10));
   let iterations = 0;
   try {
     for (let i = 0; i < o.maxIterations && running.at.shape[0] > 0; i++) {

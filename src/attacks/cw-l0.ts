@@ -29,7 +29,7 @@ export interface CWL0Options extends AttackOptions {
   initialConst?: number;
   /** …up to this bound, where the attack stops. */
   largestConst?: number;
-  /** A value of c ends early when the loss has not fallen by 0.01% over a tenth of maxIterations (C&W L2's test; Carlini's L0 code ends it only on success). */
+  /** A value of c ends early when the loss has not fallen by 0.01% over a tenth of maxIterations, at least 100 (C&W L2's test; Carlini's L0 code ends it only on success). */
   abortEarly?: boolean;
 }
 

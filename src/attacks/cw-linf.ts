@@ -28,7 +28,7 @@ export interface CWLinfOptions extends AttackOptions {
   largestConst?: number;
   /** τ's factor after each success. */
   decreaseFactor?: number;
-  /** A value of c ends early when the loss has not fallen by 0.01% over a tenth of maxIterations (C&W L2's test; Carlini's L∞ code ends it only on success). */
+  /** A value of c ends early when the loss has not fallen by 0.01% over a tenth of maxIterations, at least 100 (C&W L2's test; Carlini's L∞ code ends it only on success). */
   abortEarly?: boolean;
 }
 
