@@ -260,13 +260,17 @@ function predictTokens(entry: LanguageModelEntry, inputPath: string, values: Rec
   try {
     const ids = inputTensor(inputs, 'input_ids', inputPath, entry);
     const [types, mask] = [inputs.get('token_type_ids'), inputs.get('attention_mask')];
+    // Checked whole here, so a mismatch is not reported for a slice of some batch.
+    for (const [name, t] of [['token_type_ids', types], ['attention_mask', mask]] as const) {
+      if (t !== undefined && (t.ndim !== ids.ndim || t.shape.some((d, i) => d !== ids.shape[i]))) throw new Error(`predict: '${name}' must have the shape of 'input_ids' ${ids.describe()}, got ${t.describe()}`);
+    }
     model.eval();
     const n = ids.ndim === 0 ? 0 : ids.shape[0];
     const rows = (t: Tensor | undefined, i: number, size: number) => (t === undefined || t.ndim === 0 ? t : t.narrow(0, i, Math.min(size, t.shape[0] - i)));
     noGrad(() =>
       scope(() => {
         const parts = new Map<string, Tensor[]>();
-        // One batch when the file holds fewer rows than the batch size; the model checks the shapes.
+        // At least one batch, so input_ids that are not [N, L] reach the model's own check.
         for (let i = 0; i === 0 || i < n; i += batchSize) {
           const out = entry.namedOutputs(model, { inputIds: rows(ids, i, batchSize)!, tokenTypeIds: rows(types, i, batchSize), attentionMask: rows(mask, i, batchSize) });
           for (const [name, t] of Object.entries(out)) parts.set(name, [...(parts.get(name) ?? []), t]);

@@ -80,7 +80,8 @@ test('predict on BERT refuses missing, out-of-vocabulary and mismatched inputs, 
   };
   expect({ ids: tensor([[101, 102]], { dtype: 'int64' }) }, /has no tensor 'input_ids'/);
   expect({ input_ids: tensor([[101, 30522]], { dtype: 'int64' }) }, /input_ids holds values in \[101, 30522\]; token ids must lie in the vocabulary of 30522/);
-  expect({ input_ids: tensor([[101, 102]], { dtype: 'int64' }), attention_mask: tensor([[1, 1, 1]], { dtype: 'int64' }) }, /attention_mask must be \[1, 2\], the shape of input_ids/);
+  expect({ input_ids: tensor([[101, 102]], { dtype: 'int64' }), attention_mask: tensor([[1, 1, 1]], { dtype: 'int64' }) }, /'attention_mask' must have the shape of 'input_ids'/);
+  expect({ input_ids: tensor([[101, 102], [101, 102], [101, 102]], { dtype: 'int64' }), token_type_ids: tensor([[0, 1], [0, 1]], { dtype: 'int64' }) }, /'token_type_ids' must have the shape of 'input_ids'/);
   expect({ input_ids: tensor([[101, 102]], { dtype: 'int64' }), token_type_ids: tensor([[0, 2]], { dtype: 'int64' }) }, /segment ids must be 0 … 1/);
   expect({ input_ids: tensor([[101, 102]], { dtype: 'int64' }) }, /does not fit 'bert_mini'.*size mismatch/s, 'bert_mini');
 });
