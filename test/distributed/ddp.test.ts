@@ -23,6 +23,20 @@ async function train(mode: 'single' | 'ddp' | 'nosync', optimizer: 'sgd' | 'adam
   return out;
 }
 
+// ‖a − b‖₂ over every parameter, and ‖a − start‖₂: how far apart two runs end against how far they travelled.
+function relativeGap(a: string, b: string, start: string): { gap: number; travel: number } {
+  const [fa, fb, fs] = [a, b, start].map(loadSafetensors);
+  let [gap, travel] = [0, 0];
+  scope(() => {
+    for (const [k, t] of fa.tensors) {
+      gap += t.sub(fb.tensors.get(k)!).square().sum().item();
+      travel += t.sub(fs.tensors.get(k)!).square().sum().item();
+    }
+  });
+  for (const f of [fa, fb, fs]) for (const t of f.tensors.values()) t.dispose();
+  return { gap: Math.sqrt(gap), travel: Math.sqrt(travel) };
+}
+
 function maxDifference(a: string, b: string): { worst: number; key: string } {
   const fa = loadSafetensors(a);
   const fb = loadSafetensors(b);
@@ -39,22 +53,29 @@ function maxDifference(a: string, b: string): { worst: number; key: string } {
   return { worst, key };
 }
 
-test('DDP averages gradients exactly: 10 SGD steps of 2 × 25 equal 1 × 50 to float32 rounding (≤ 1e-6; measured ~3e-8)', async () => {
+test('DDP averages gradients exactly, with and without noSync accumulation: 10 SGD steps of 2 × 25 equal 1 × 50 to float32 rounding (≤ 1e-6; measured ~3e-8)', async () => {
   const single = await train('single', 'sgd', 10);
-  const ddp = await train('ddp', 'sgd', 10);
-  const { worst, key } = maxDifference(single, ddp);
-  assert.ok(worst <= 1e-6, `largest difference ${worst} at ${key}`);
+  for (const mode of ['ddp', 'nosync'] as const) {
+    const { worst, key } = maxDifference(single, await train(mode, 'sgd', 10));
+    assert.ok(worst <= 1e-6, `${mode}: largest difference ${worst} at ${key}`);
+  }
 });
 
-test('DDP and noSync accumulation: 100 Adam steps (lr 1e-4) of 2 × 25 end within one Adam step (1e-4) of 1 × 50 everywhere', async () => {
-  // Summation order differs (two means of 25 against one of 50), and over 100
-  // steps max-pooling and ReLU route a few near-tied gradients differently;
-  // measured: 5.7e-5 at worst, in conv2.weight, against a travel of up to 1e-2.
+test('DDP and noSync accumulation: 100 Adam steps of 2 × 25 end where 1 × 50 ends, to within 2% of the distance travelled', async (t) => {
+  // Summation order differs (two means of 25 against one of 50). Adam moves a
+  // parameter whose gradient is near 0 by ±lr whatever its size, so rounding
+  // can flip a few such steps: coordinate-wise the runs differ by up to 1.5e-3
+  // on some CPUs (5.7e-5 on others), while the whole parameter vector agrees
+  // (measured: 0.72% of the travel where a coordinate differed by 1.5e-3). The
+  // SGD test above checks the averaging and the accumulation exactly.
+  const start = await train('single', 'adam', 0);
   const single = await train('single', 'adam', 100);
   for (const mode of ['ddp', 'nosync'] as const) {
     const other = await train(mode, 'adam', 100);
+    const { gap, travel } = relativeGap(single, other, start);
     const { worst, key } = maxDifference(single, other);
-    assert.ok(worst < 1e-4, `${mode}: largest difference ${worst} at ${key}`);
+    t.diagnostic(`${mode}: ‖difference‖ ${gap.toExponential(2)} against a travel of ${travel.toExponential(2)}; largest coordinate ${worst.toExponential(2)} at ${key}`);
+    assert.ok(gap < 0.02 * travel, `${mode}: the runs end ${gap} apart after travelling ${travel}`);
   }
 });
 
