@@ -211,14 +211,17 @@ function descendRows(model: (x: Tensor) => Tensor, p: GrowingConstProblem, o: Gr
         return point;
       });
       iterations++;
-      const check = o.abortEarly && i % checkEvery === 0;
-      // Rows that stalled leave unsolved, from where Adam has taken them.
-      const stalled = noGrad(() => scope(() => (check ? now.solved.logicalNot().logicalAnd(now.loss.gt(running.previous.mul(0.9999))) : zerosLike(now.solved))));
-      if (check) running = advance(running, { ...running, previous: now.loss.clone() });
-      if (noGrad(() => scope(() => now.solved.logicalOr(stalled).any().item()))) {
+      // At a check, rows that stalled leave unsolved, from where Adam has taken them.
+      let stalled: Tensor | null = null;
+      if (o.abortEarly && i % checkEvery === 0) {
+        stalled = noGrad(() => scope(() => now.solved.logicalNot().logicalAnd(now.loss.gt(running.previous.mul(0.9999)))));
+        running = advance(running, { ...running, previous: now.loss.clone() });
+      }
+      const leaving = stalled === null ? now.solved : noGrad(() => now.solved.logicalOr(stalled!));
+      if (noGrad(() => leaving.any().item())) {
         const found = noGrad(() => now.solved.nonzero().flatten());
-        const gaveUp = noGrad(() => stalled.nonzero().flatten());
-        const going = noGrad(() => scope(() => now.solved.logicalOr(stalled).logicalNot().nonzero().flatten()));
+        const gaveUp = noGrad(() => (stalled === null ? zeros([0], { dtype: 'int64' }) : stalled.nonzero().flatten()));
+        const going = noGrad(() => scope(() => leaving.logicalNot().nonzero().flatten()));
         const at = noGrad(() => running.at.indexSelect(0, found));
         const gaveUpAt = noGrad(() => running.at.indexSelect(0, gaveUp));
         out = advance(
@@ -235,7 +238,7 @@ function descendRows(model: (x: Tensor) => Tensor, p: GrowingConstProblem, o: Gr
         adam.keep(going);
         for (const t of [found, gaveUp, going, at, gaveUpAt]) t.dispose();
       }
-      stalled.dispose();
+      if (stalled !== null) for (const t of [stalled, leaving]) t.dispose();
       for (const t of Object.values(now)) t.dispose();
     }
     // The rows that ran out of iterations keep going from here with the next c.
