@@ -13,6 +13,7 @@ import { describeValue, Tensor } from '../tensor/tensor.js';
 import * as F from '../nn/functional.js';
 import type { Module } from '../nn/module.js';
 import type { LossFn } from '../train/trainer.js';
+import { asFunction, type Classifier } from '../attacks/attack.js';
 
 function checkTemperature(name: string, temperature: number): void {
   if (typeof temperature !== 'number' || !(temperature > 0) || !Number.isFinite(temperature)) throw new RangeError(`${name}: the temperature must be a finite number > 0, got ${typeof temperature === 'number' ? temperature : describeValue(temperature)}`);
@@ -70,7 +71,7 @@ const FLOAT32_MIN_NORMAL = 1.1754943508222875e-38;
  * Wagner (2017, §VIII.A) found behind the failure of FGSM, L-BFGS, DeepFool
  * and JSMA-F on distilled networks. Attacks on the logits are unaffected.
  */
-export function softmaxOutput(model: Module | ((x: Tensor) => Tensor)): (x: Tensor) => Tensor {
-  const forward = typeof model === 'function' ? model : (x: Tensor) => model.forward(x) as Tensor;
+export function softmaxOutput(model: Classifier): (x: Tensor) => Tensor {
+  const forward = asFunction('softmaxOutput', model);
   return (x: Tensor) => scope(() => F.softmax(forward(x), 1).clamp(FLOAT32_MIN_NORMAL, null).log());
 }

@@ -650,8 +650,8 @@ export const BERT_MODEL_ENTRIES: LanguageModelEntry[] = (Object.keys(BERT_PRESET
     vocabSize: config.vocabSize,
     maxLength: config.maxPositionEmbeddings,
     typeVocabSize: config.typeVocabSize,
-    buildOptionsFor: (stateDict: StateDict) => bertHeadOf(stateDict),
-    namedOutputs: (model: Module, inputs: { inputIds: Tensor; tokenTypeIds?: Tensor; attentionMask?: Tensor }) => bertNamedOutputs(model, inputs),
+    buildOptionsFor: bertHeadOf,
+    namedOutputs: bertNamedOutputs,
   };
 });
 
