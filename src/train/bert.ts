@@ -13,7 +13,7 @@ import * as F from '../nn/functional.js';
 import type { Module } from '../nn/module.js';
 import { DataLoader, type Dataset } from '../data/dataset.js';
 import { Random } from '../data/random.js';
-import type { BertForPreTraining } from '../models/bert.js';
+import type { BertForPreTraining, BertForSequenceClassification } from '../models/bert.js';
 import { maskTokens, type MaskingOptions, type SentencePair } from '../text/pretraining-data.js';
 import { AdamW } from '../optim/adam.js';
 import { weightDecayGroups } from './mae.js';
@@ -111,13 +111,24 @@ export function pretrainingLoader(
   });
 }
 
+/**
+ * Both heads' logits, the masked-LM head's only at the selected positions
+ * ([S, V] for S selected tokens, not [B, L, V]: the same values, without the
+ * decoder's work on the 85% of positions no loss reads).
+ */
+function pretrainingLogits(model: BertForPreTraining, inputIds: Tensor, tokenTypeIds: Tensor, attentionMask: Tensor, selected: Tensor): { mlm: Tensor; nsp: Tensor } {
+  return scope(() => {
+    const { lastHiddenState, poolerOutput } = model.bert.forward({ inputIds, tokenTypeIds, attentionMask });
+    return { mlm: model.cls.predictions.forward(lastHiddenState.index(selected)), nsp: model.cls.seq_relationship.forward(poolerOutput!) };
+  });
+}
+
 /** The pre-training loss: masked-LM cross-entropy over the selected positions plus next-sentence cross-entropy. */
 export const pretrainingLoss: LossFn = (model, inputIds, tokenTypeIds, attentionMask, mlmLabels, nspLabels) =>
   scope(() => {
-    const out = (model as BertForPreTraining).forward({ inputIds, tokenTypeIds, attentionMask });
-    const vocab = out.predictionLogits.shape[2];
-    const mlm = F.crossEntropy(out.predictionLogits.reshape(-1, vocab), mlmLabels.reshape(-1), { ignoreIndex: IGNORE });
-    return mlm.add(F.crossEntropy(out.seqRelationshipLogits, nspLabels));
+    const selected = mlmLabels.ne(IGNORE);
+    const { mlm, nsp } = pretrainingLogits(model as BertForPreTraining, inputIds, tokenTypeIds, attentionMask, selected);
+    return F.crossEntropy(mlm, mlmLabels.maskedSelect(selected)).add(F.crossEntropy(nsp, nspLabels));
   });
 
 export interface PretrainingEvaluation {
@@ -129,6 +140,8 @@ export interface PretrainingEvaluation {
   /** Next-sentence prediction: loss and accuracy. */
   nspLoss: number;
   nspAccuracy: number;
+  /** The share of the more frequent next-sentence label (Google's pairs are not balanced: a one-sentence chunk always takes a random B). */
+  nspMajorityAccuracy: number;
   predictions: number;
   pairs: number;
 }
@@ -138,23 +151,23 @@ export function evaluatePretraining(model: Module, pairs: readonly SentencePair[
   const wasTraining = model.training;
   model.eval();
   const rng = new Random(options.seed);
-  let [mlmLoss, mlmCorrect, predictions, nspLoss, nspCorrect] = [0, 0, 0, 0, 0];
+  let [mlmLoss, mlmCorrect, predictions, nspLoss, nspCorrect, notNext] = [0, 0, 0, 0, 0, 0];
   const labelCounts = new Map<number, number>();
   try {
     noGrad(() => {
       for (let i = 0; i < pairs.length; i += options.batchSize) {
         scope(() => {
           const [inputIds, tokenTypeIds, attentionMask, mlmLabels, nspLabels] = pretrainingBatch(pairs.slice(i, i + options.batchSize), ids, masking, rng);
-          const out = (model as BertForPreTraining).forward({ inputIds, tokenTypeIds, attentionMask });
           const selected = mlmLabels.ne(IGNORE);
-          const logits = out.predictionLogits.index(selected);
+          const { mlm: logits, nsp } = pretrainingLogits(model as BertForPreTraining, inputIds, tokenTypeIds, attentionMask, selected);
           const labels = mlmLabels.maskedSelect(selected);
           mlmLoss += F.crossEntropy(logits, labels, { reduction: 'sum' }).item();
           mlmCorrect += logits.argmax(1).eq(labels).sum().item();
           predictions += labels.shape[0];
           for (const label of labels.toArray() as number[]) labelCounts.set(label, (labelCounts.get(label) ?? 0) + 1);
-          nspLoss += F.crossEntropy(out.seqRelationshipLogits, nspLabels, { reduction: 'sum' }).item();
-          nspCorrect += out.seqRelationshipLogits.argmax(1).eq(nspLabels).sum().item();
+          nspLoss += F.crossEntropy(nsp, nspLabels, { reduction: 'sum' }).item();
+          nspCorrect += nsp.argmax(1).eq(nspLabels).sum().item();
+          notNext += nspLabels.eq(NOT_NEXT).sum().item();
         });
       }
     });
@@ -168,6 +181,7 @@ export function evaluatePretraining(model: Module, pairs: readonly SentencePair[
     mlmMajorityAccuracy: majority / predictions,
     nspLoss: nspLoss / pairs.length,
     nspAccuracy: nspCorrect / pairs.length,
+    nspMajorityAccuracy: Math.max(notNext, pairs.length - notNext) / pairs.length,
     predictions,
     pairs: pairs.length,
   };
@@ -223,4 +237,101 @@ export function pretrainBert(o: PretrainBertOptions): FitResult {
   } finally {
     optimizer.dispose();
   }
+}
+
+/** One example of sequence classification, encoded ([CLS] … [SEP]), with its class. */
+export interface ClassificationExample {
+  inputIds: readonly number[];
+  tokenTypeIds: readonly number[];
+  label: number;
+}
+
+// Examples right-padded to the longest: input_ids, token_type_ids, attention_mask [B, L], labels [B].
+function classificationTensors(examples: readonly ClassificationExample[], pad: number): Tensor[] {
+  const length = Math.max(...examples.map((e) => e.inputIds.length));
+  const padded = (values: (e: ClassificationExample) => readonly number[], fill: number) => examples.flatMap((e) => [...values(e), ...Array(length - e.inputIds.length).fill(fill)]);
+  const shape = [examples.length, length];
+  return [
+    tensor(padded((e) => e.inputIds, pad), { dtype: 'int64', shape }),
+    tensor(padded((e) => e.tokenTypeIds, 0), { dtype: 'int64', shape }),
+    tensor(padded((e) => e.inputIds.map(() => 1), 0), { dtype: 'int64', shape }),
+    tensor(examples.map((e) => e.label), { dtype: 'int64' }),
+  ];
+}
+
+function checkExamples(examples: readonly ClassificationExample[], numLabels: number, where: string): void {
+  if (examples.length === 0) throw new RangeError(`${where}: no examples`);
+  examples.forEach((e, i) => {
+    if (e.inputIds.length === 0 || e.inputIds.length !== e.tokenTypeIds.length) throw new RangeError(`${where}: example ${i} has ${e.inputIds.length} input ids and ${e.tokenTypeIds.length} token type ids (expected as many, at least 1)`);
+    if (!Number.isInteger(e.label) || e.label < 0 || e.label >= numLabels) throw new RangeError(`${where}: example ${i} has label ${e.label}, outside 0…${numLabels - 1}`);
+  });
+}
+
+/** The fine-tuning loss: cross-entropy of the classifier's logits. */
+export const sequenceClassificationLoss: LossFn = (model, inputIds, tokenTypeIds, attentionMask, labels) =>
+  scope(() => F.crossEntropy((model as BertForSequenceClassification).forward({ inputIds, tokenTypeIds, attentionMask }), labels));
+
+export interface FineTuneBertOptions {
+  model: BertForSequenceClassification;
+  examples: readonly ClassificationExample[];
+  /** The [PAD] id batches are padded with. */
+  padId: number;
+  batchSize: number;
+  epochs: number;
+  /** Peak learning rate (the paper's grid: 5e-5, 3e-5, 2e-5; small BERTs take up to 1e-4 and more). */
+  lr: number;
+  /** Fraction of the steps spent warming up (the paper's fine-tuning: 0.1). */
+  warmup?: number;
+  weightDecay?: number;
+  seed: number;
+  maxSeconds?: number;
+  onStep?: (info: StepInfo) => void;
+}
+
+/**
+ * Fine-tunes every parameter of a sequence classifier (Devlin et al. 2019,
+ * §4 and Appendix A.3): AdamW with weight decay 0.01 off the biases and
+ * LayerNorm weights, a linear warm-up over the first tenth of the steps then
+ * a linear decay to zero, batches padded to their longest example.
+ */
+export function fineTuneBert(o: FineTuneBertOptions): FitResult {
+  checkExamples(o.examples, o.model.numLabels, 'fineTuneBert');
+  const examples = o.examples;
+  const loader = new DataLoader(new PairIndices(examples.length), {
+    batchSize: Math.min(o.batchSize, examples.length),
+    shuffle: true,
+    seed: o.seed,
+    collate: (items) => classificationTensors(items.map((i) => examples[i]), o.padId),
+  });
+  const optimizer = new AdamW(weightDecayGroups(o.model, o.weightDecay ?? 0.01), { lr: o.lr, betas: [0.9, 0.999], eps: 1e-6 });
+  const { schedule, every } = recipeSchedule(optimizer, { schedule: 'linear', warmup: o.warmup ?? 0.1, milestones: [], gamma: 1 }, 1, o.epochs * loader.length);
+  try {
+    return fit({ model: o.model, loader, optimizer, epochs: o.epochs, loss: sequenceClassificationLoss, schedule, scheduleEvery: every, maxSeconds: o.maxSeconds, onStep: o.onStep });
+  } finally {
+    optimizer.dispose();
+  }
+}
+
+/** The predicted class of each example (eval mode, batches sorted by length so little is padding). */
+export function classifySequences(model: BertForSequenceClassification, examples: readonly ClassificationExample[], padId: number, batchSize = 64): number[] {
+  checkExamples(examples, model.numLabels, 'classifySequences');
+  const order = examples.map((_, i) => i).sort((i, j) => examples[i].inputIds.length - examples[j].inputIds.length);
+  const predictions: number[] = Array(examples.length);
+  const wasTraining = model.training;
+  model.eval();
+  try {
+    noGrad(() => {
+      for (let start = 0; start < order.length; start += batchSize) {
+        const chunk = order.slice(start, start + batchSize);
+        scope(() => {
+          const [inputIds, tokenTypeIds, attentionMask] = classificationTensors(chunk.map((i) => examples[i]), padId);
+          const predicted = model.forward({ inputIds, tokenTypeIds, attentionMask }).argmax(1).toArray() as number[];
+          chunk.forEach((i, k) => (predictions[i] = predicted[k]));
+        });
+      }
+    });
+  } finally {
+    model.train(wasTraining);
+  }
+  return predictions;
 }

@@ -7,10 +7,10 @@ import assert from 'node:assert/strict';
 
 import { F, liveTensors, manualSeed, scope, Tensor } from '../../src/index.js';
 import { Random } from '../../src/data/random.js';
-import { BertForPreTraining, bertConfig } from '../../src/models/bert.js';
+import { BertForPreTraining, BertForSequenceClassification, bertConfig } from '../../src/models/bert.js';
 import { createSentencePairs, type SentencePair, type TokenizedDocument } from '../../src/text/pretraining-data.js';
-import { evaluatePretraining, IGNORE, pretrainBert, pretrainingBatch, pretrainingLoader, pretrainingLoss } from '../../src/train/bert.js';
-import { assertClose } from '../helpers.js';
+import { classifySequences, evaluatePretraining, fineTuneBert, IGNORE, pretrainBert, pretrainingBatch, pretrainingLoader, pretrainingLoss, type ClassificationExample } from '../../src/train/bert.js';
+import { assertClose, assertThrowsWith } from '../helpers.js';
 
 const IDS = { pad: 0, cls: 2, sep: 3, mask: 4 };
 const MASKING = { maxPredictions: 8, vocabSize: 100 };
@@ -109,4 +109,48 @@ test('a small BERT learns both objectives: held-out masked-LM accuracy over 3× 
   assert.ok(trained.mlmLoss < untrained.mlmLoss && trained.nspLoss < untrained.nspLoss);
   model.dispose();
   assert.equal(liveTensors(), before, 'no tensor leaked');
+});
+
+// Sequences of 4 to 20 words (ids 10…99); the class is 1 when the word 7 occurs in it.
+function containsSeven(count: number, seed: number): ClassificationExample[] {
+  const rng = new Random(seed);
+  return Array.from({ length: count }, (_, i) => {
+    const words = Array.from({ length: 4 + rng.int(17) }, () => 10 + rng.int(90));
+    const label = i % 2;
+    if (label === 1) words[rng.int(words.length)] = 7;
+    const inputIds = [IDS.cls, ...words, IDS.sep];
+    return { inputIds, tokenTypeIds: inputIds.map(() => 0), label };
+  });
+}
+
+test('fine-tuning trains every parameter of a sequence classifier; padded batches classify as single examples do', (t) => {
+  const before = liveTensors();
+  manualSeed(0);
+  const model = new BertForSequenceClassification(bertConfig({ hiddenSize: 32, numHiddenLayers: 1, numAttentionHeads: 2, intermediateSize: 64 }, { vocabSize: 100, maxPositionEmbeddings: 32, hiddenDropoutProb: 0, attentionProbsDropoutProb: 0 }), 2);
+  const test = containsSeven(200, 2);
+  const untrained = classifySequences(model, test, IDS.pad);
+  const embedding = model.bert.embeddings.word_embeddings.weight.clone();
+  const result = fineTuneBert({ model, examples: containsSeven(400, 1), padId: IDS.pad, batchSize: 32, epochs: 15, lr: 3e-3, seed: 3 });
+  const predictions = classifySequences(model, test, IDS.pad);
+  const accuracy = predictions.filter((p, i) => p === test[i].label).length / test.length;
+  t.diagnostic(`${result.losses.length} steps, loss ${result.losses[0].toFixed(3)} → ${result.losses.at(-1)!.toFixed(3)}; held-out accuracy ${(100 * accuracy).toFixed(1)}% (untrained ${(100 * untrained.filter((p, i) => p === test[i].label).length / test.length).toFixed(1)}%)`);
+  assert.ok(accuracy >= 0.95, `held-out accuracy ${accuracy}`);
+  assert.ok(scope(() => model.bert.embeddings.word_embeddings.weight.sub(embedding).abs().max().item()) > 1e-3, 'the encoder is trained too, not only the head');
+  // The batches are sorted by length and padded: each prediction is still the one of its own example alone.
+  const single = test.slice(0, 40).map((e) => classifySequences(model, [e], IDS.pad)[0]);
+  assert.deepEqual(predictions.slice(0, 40), single);
+  assert.ok(model.training, 'classifying leaves the model in the mode it was in');
+  embedding.dispose();
+  model.dispose();
+  assert.equal(liveTensors(), before, 'no tensor leaked');
+});
+
+test('fine-tuning and classification refuse bad examples with clear errors', () => {
+  const model = new BertForSequenceClassification(bertConfig({ hiddenSize: 16, numHiddenLayers: 1, numAttentionHeads: 2, intermediateSize: 32 }, { vocabSize: 100, maxPositionEmbeddings: 32 }), 2);
+  const good = containsSeven(4, 0);
+  const options = { model, padId: IDS.pad, batchSize: 2, epochs: 1, lr: 1e-3, seed: 0 };
+  assertThrowsWith(() => fineTuneBert({ ...options, examples: [] }), /fineTuneBert: no examples/);
+  assertThrowsWith(() => fineTuneBert({ ...options, examples: [...good, { ...good[0], label: 2 }] }), /fineTuneBert: example 4 has label 2, outside 0…1/);
+  assertThrowsWith(() => classifySequences(model, [{ inputIds: [2, 10, 3], tokenTypeIds: [0, 0], label: 0 }], IDS.pad), /classifySequences: example 0 has 3 input ids and 2 token type ids/);
+  model.dispose();
 });
