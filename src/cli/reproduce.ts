@@ -12,6 +12,10 @@ import { runTransformerG2p, TRANSFORMER_G2P_DEFAULTS as T, type TransformerG2pRe
 import { renderTransformerReport } from '../report/transformer-report.js';
 import { CW_MNIST_DEFAULTS as C, CW_MNIST_PAPER, formatDistance, runCwMnist, type CwMnistResult } from '../experiments/carlini-wagner-mnist.js';
 import { renderCwReport } from '../report/cw-report.js';
+import { BERT_SPAM_DEFAULTS as B, runBertSpam, type BertSpamResult } from '../experiments/bert-spam.js';
+import { renderBertReport } from '../report/bert-report.js';
+import type { BertPreset } from '../models/bert.js';
+import { CORPORA } from '../data/corpora.js';
 import { choiceOption, numberOption, UsageError, type CommandSpec } from './args.js';
 import { DEMO, runDemo } from './demo.js';
 import { terminalCallbacks } from './progress.js';
@@ -292,6 +296,74 @@ export function runReproduceCw(values: Values): CwMnistResult {
   return result;
 }
 
+export const REPRODUCE_BERT: CommandSpec = {
+  name: 'reproduce bert',
+  summary: 'Devlin et al. (2019) at small scale: train a WordPiece vocabulary, pre-train a small BERT (MLM + NSP) on SOTU and Moby Dick, fine-tune on SpamAssassin with 100, 1,000 and all labels against scratch and TF-IDF',
+  options: {
+    out: { type: 'string', value: 'DIR', help: 'output folder', default: 'runs/bert' },
+    preset: { type: 'string', value: 'NAME', help: `the model: ${['bert_tiny', 'bert_mini', 'bert_small', 'bert_medium'].join(', ')}`, default: B.preset },
+    'vocab-size': { type: 'string', value: 'N', help: 'WordPiece vocabulary size', default: String(B.vocabSize) },
+    'pretrain-steps': { type: 'string', value: 'N', help: 'pre-training steps (more for a longer, better run)', default: String(B.pretrainSteps) },
+    'pretrain-batch': { type: 'string', value: 'N', help: 'pre-training batch size (sequence pairs)', default: String(B.pretrainBatchSize) },
+    'pretrain-lr': { type: 'string', value: 'LR', help: 'peak pre-training learning rate (AdamW, linear warm-up and decay)', default: String(B.pretrainLr) },
+    corpora: { type: 'string', value: 'C1,C2', help: 'the unlabelled corpora: sotu, moby-dick', default: B.corpora.join(',') },
+    'no-messages': { type: 'boolean', help: "pre-train on the corpora alone, without the training messages' unlabelled text" },
+    labels: { type: 'string', value: 'N1,N2,…', help: "labelled training messages per fine-tuning row ('all' for every one)", default: '100,1000,all' },
+    'finetune-lr': { type: 'string', value: 'LR', help: 'fine-tuning peak learning rate', default: String(B.finetuneLr) },
+    'finetune-epochs': { type: 'string', value: 'N', help: 'fine-tuning epochs', default: String(B.finetuneEpochs) },
+    'finetune-min-steps': { type: 'string', value: 'N', help: 'fine-tuning steps at least (small label sets take more epochs)', default: String(B.finetuneMinSteps) },
+    seed: { type: 'string', value: 'N', help: 'random seed', default: String(B.seed) },
+    threads: { type: 'string', value: 'N', help: 'libtorch threads (default: all cores)' },
+    json: { type: 'boolean', help: 'print the results as one JSON object on stdout' },
+  },
+  notes: 'vocab.txt, pretrained.safetensors, results.json and report.html go to --out.',
+};
+
+export async function runReproduceBert(values: Values): Promise<BertSpamResult> {
+  const name = 'reproduce bert';
+  const num = (option: string, range: Parameters<typeof numberOption>[3]) => numberOption(name, option, values[option], range);
+  if (values.threads !== undefined) setNumThreads(num('threads', { min: 1, integer: true }));
+  const outDir = resolve(String(values.out));
+  const presets = ['bert_tiny', 'bert_mini', 'bert_small', 'bert_medium'] as const satisfies readonly BertPreset[];
+  const options = {
+    ...B,
+    outDir,
+    preset: choiceOption(name, 'preset', values.preset, presets),
+    vocabSize: num('vocab-size', { min: 100, integer: true }),
+    pretrainSteps: num('pretrain-steps', { min: 1, integer: true }),
+    pretrainBatchSize: num('pretrain-batch', { min: 1, integer: true }),
+    pretrainLr: num('pretrain-lr', { min: 0, exclusiveMin: true }),
+    corpora: String(values.corpora)
+      .split(',')
+      .map((c) => choiceOption(name, 'corpora', c.trim(), CORPORA)),
+    pretrainOnMessages: !values['no-messages'],
+    labelCounts: String(values.labels)
+      .split(',')
+      .map((v) => (v.trim() === 'all' ? Infinity : numberOption(name, 'labels', v.trim(), { min: 2, integer: true }))),
+    finetuneLr: num('finetune-lr', { min: 0, exclusiveMin: true }),
+    finetuneEpochs: num('finetune-epochs', { min: 1, integer: true }),
+    finetuneMinSteps: num('finetune-min-steps', { min: 1, integer: true }),
+    seed: num('seed', { min: 0, integer: true }),
+  };
+  const callbacks = terminalCallbacks();
+  callbacks.log!(`netlab reproduce bert: Devlin et al. (2019), ${options.preset} pre-trained on ${options.corpora.join(' + ')}${options.pretrainOnMessages ? ' + unlabelled training messages' : ''}, fine-tuned on SpamAssassin; writing to ${outDir}`);
+  const result = await runBertSpam(options, callbacks);
+  callbacks.stop();
+  writeFileAtomic(join(outDir, 'report.html'), renderBertReport(result));
+  const p = result.pretraining.final;
+  const pct = (v: number) => `${(100 * v).toFixed(2)}%`;
+  callbacks.log!(
+    [
+      '',
+      `Pre-training (${result.pretraining.steps} steps, ${(result.pretraining.seconds / 60).toFixed(1)} min), held out: MLM ${pct(p.mlmAccuracy)} (most frequent token ${pct(p.mlmMajorityAccuracy)}, ${(p.mlmAccuracy / p.mlmMajorityAccuracy).toFixed(1)}×), NSP ${pct(p.nspAccuracy)}`,
+      `SpamAssassin test (${result.data.testMessages} messages), accuracy / F1: pre-trained, scratch, TF-IDF`,
+      ...result.fineTuning.map((r) => `  ${String(r.labels).padEnd(6)} labels  ${pct(r.pretrained.accuracy)} / ${r.pretrained.f1.toFixed(3)}   ${pct(r.scratch.accuracy)} / ${r.scratch.f1.toFixed(3)}   ${pct(r.tfidf.accuracy)} / ${r.tfidf.f1.toFixed(3)}`),
+      `Total ${(result.totalSeconds / 60).toFixed(1)} min. Results in ${outDir}: vocab.txt, pretrained.safetensors, results.json, report.html`,
+    ].join('\n'),
+  );
+  return result;
+}
+
 /** The papers `netlab reproduce` knows, by name. */
 export const REPRODUCTIONS: Record<string, { spec: CommandSpec; run: (values: Values) => unknown }> = {
   madry: { spec: DEMO, run: runDemo },
@@ -299,4 +371,5 @@ export const REPRODUCTIONS: Record<string, { spec: CommandSpec; run: (values: Va
   mae: { spec: REPRODUCE_MAE, run: runReproduceMae },
   transformer: { spec: REPRODUCE_TRANSFORMER, run: runReproduceTransformer },
   cw: { spec: REPRODUCE_CW, run: runReproduceCw },
+  bert: { spec: REPRODUCE_BERT, run: runReproduceBert },
 };

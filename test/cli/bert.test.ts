@@ -4,7 +4,7 @@
 // this process; bad input.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -84,4 +84,47 @@ test('predict on BERT refuses missing, out-of-vocabulary and mismatched inputs, 
   expect({ input_ids: tensor([[101, 102], [101, 102], [101, 102]], { dtype: 'int64' }), token_type_ids: tensor([[0, 1], [0, 1]], { dtype: 'int64' }) }, /'token_type_ids' must have the shape of 'input_ids'/);
   expect({ input_ids: tensor([[101, 102]], { dtype: 'int64' }), token_type_ids: tensor([[0, 2]], { dtype: 'int64' }) }, /segment ids must be 0 … 1/);
   expect({ input_ids: tensor([[101, 102]], { dtype: 'int64' }) }, /does not fit 'bert_mini'.*size mismatch/s, 'bert_mini');
+});
+
+test('reproduce bert at a toy budget trains a vocabulary, pre-trains, fine-tunes against scratch and TF-IDF, and writes results.json and an offline report', () => {
+  const out = join(dir, 'reproduce');
+  const run = netlab('reproduce', 'bert', '--out', out, '--preset', 'bert_tiny', '--corpora', 'moby-dick', '--no-messages', '--vocab-size', '1500', '--pretrain-steps', '3',
+    '--labels', '40,all', '--finetune-epochs', '1', '--finetune-min-steps', '2', '--json');
+  assert.equal(run.code, 0, run.stderr);
+  const result = JSON.parse(run.stdout);
+  assert.equal(result.vocabulary.size, 1500);
+  assert.ok(result.vocabulary.heldoutTokensPerWord >= 1, `${result.vocabulary.heldoutTokensPerWord} tokens per word`);
+  assert.equal(result.pretraining.steps, 3);
+  assert.deepEqual(result.pretraining.curve.map((p: { step: number }) => p.step), [0, 3], 'evaluated before and after');
+  for (const p of result.pretraining.curve) for (const key of ['mlmAccuracy', 'mlmMajorityAccuracy', 'nspAccuracy', 'nspMajorityAccuracy']) assert.ok(p[key] >= 0 && p[key] <= 1, `${key} ${p[key]}`);
+  assert.deepEqual(result.fineTuning.map((r: { labels: number }) => r.labels), [40, result.data.trainMessages]);
+  for (const r of result.fineTuning)
+    for (const cell of [r.pretrained, r.scratch, r.tfidf]) {
+      assert.equal(cell.count, result.data.testMessages);
+      assert.ok(cell.accuracy >= 0 && cell.accuracy <= 1 && cell.f1 >= 0 && cell.f1 <= 1);
+    }
+  assert.ok(result.data.testSpam > 0 && result.data.testSpam < result.data.testMessages);
+  for (const file of ['vocab.txt', 'pretrained.safetensors', 'results.json']) assert.ok(existsSync(join(out, file)), file);
+  assert.equal(readFileSync(join(out, 'vocab.txt'), 'utf8').split('\n').filter(Boolean).length, 1500);
+  const html = readFileSync(join(out, 'report.html'), 'utf8');
+  for (const heading of ['Vocabulary', 'Pre-training', 'Fine-tuning on SpamAssassin']) assert.ok(html.includes(`<h2>${heading}`), heading);
+  assert.ok(!/<script[^>]+src=/.test(html), 'no external scripts: the report opens offline');
+});
+
+test('reproduce bert refuses bad flags with clear errors', () => {
+  const cases: [string[], RegExp][] = [
+    [['--preset', 'bert_base_uncased'], /--preset must be one of bert_tiny, bert_mini, bert_small, bert_medium, got 'bert_base_uncased'/],
+    [['--corpora', 'sotu,wikipedia'], /--corpora must be one of sotu, moby-dick, got 'wikipedia'/],
+    [['--labels', '100,1'], /--labels must be >= 2, got 1/],
+    [['--labels', '100,most'], /--labels must be a number, got 'most'/],
+    [['--pretrain-steps', '0'], /--pretrain-steps must be >= 1, got 0/],
+    [['--vocab-size', '50'], /--vocab-size must be >= 100, got 50/],
+    [['--finetune-lr', '0'], /--finetune-lr must be > 0, got 0/],
+  ];
+  for (const [flags, pattern] of cases) {
+    const run = netlab('reproduce', 'bert', '--out', join(dir, 'bad'), ...flags);
+    assert.equal(run.code, 2, `${flags.join(' ')}: ${run.stderr}`);
+    assert.match(run.stderr, pattern);
+  }
+  assert.ok(!existsSync(join(dir, 'bad')), 'nothing is written for a refused run');
 });
