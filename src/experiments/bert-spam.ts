@@ -38,7 +38,7 @@ export const BERT_SPAM_DEFAULTS = {
   maxSeqLength: 128,
   maxPredictions: 20,
   /** Pre-training steps (the linear schedule spans them). */
-  pretrainSteps: 1000,
+  pretrainSteps: 2500,
   pretrainBatchSize: 32,
   /**
    * BERT's 1e-4 belongs to batch 256 and a million steps; a run of about a
@@ -52,8 +52,13 @@ export const BERT_SPAM_DEFAULTS = {
   /** The task's message groups: easy ham against spam. */
   groups: ['easy-ham-1', 'easy-ham-2', 'spam-1', 'spam-2'] as SpamGroup[],
   labelCounts: [100, 1000, Infinity],
-  /** Fine-tuning (§4, Appendix A.3; lr from Turc et al.'s grid for small BERTs): every parameter, linear warm-up over 10%, then decay. */
-  finetuneLr: 1e-4,
+  /**
+   * Fine-tuning (§4, Appendix A.3): every parameter, linear warm-up over 10%,
+   * then decay. The lr is from Turc et al.'s grid for small BERTs, the better
+   * of 1e-4 and 3e-4 for the model trained from scratch (1,000 labels:
+   * 94.3% against 97.2%), so the comparison does not favour pre-training.
+   */
+  finetuneLr: 3e-4,
   finetuneBatchSize: 32,
   finetuneEpochs: 3,
   /** Smaller label sets train for at least this many steps (3 epochs of 100 messages are 12 steps). */
