@@ -29,7 +29,7 @@ import { BertTokenizer, BERT_SPECIAL_TOKENS } from '../src/text/bert-tokenizer.j
 import { trainWordPiece } from '../src/text/wordpiece-trainer.js';
 import { IGNORE, pretrainingLoss } from '../src/train/bert.js';
 import { weightDecayGroups } from '../src/train/mae.js';
-import { compare, median, PyTorchWorker, QUICK, report, reportThreads, warnIfBusy, type CompareOptions } from './common.js';
+import { compare, median, PyTorchWorker, QUICK, report, reportComparison, reportThreads, warnIfBusy, type CompareOptions } from './common.js';
 
 const VOCAB = 30522;
 const BATCH = QUICK ? 2 : 8;
@@ -78,16 +78,12 @@ try {
   report('tokens_per_sequence', LENGTH);
   // The forward pass first, while both sides hold the same weights; the sides' logits are compared through a checksum.
   const forwardTimes = await compare(worker, 'forward', forward, TIMING);
-  report('forward_netlab_ms', forwardTimes.netlab * 1e3);
-  report('forward_pytorch_ms', forwardTimes.pytorch * 1e3);
-  report('forward_ratio', forwardTimes.netlab / forwardTimes.pytorch);
+  reportComparison('forward', forwardTimes);
   const [pytorchSum] = await worker.measure('checksum', 0);
   const netlabSum = noGrad(() => scope(() => model.forward({ inputIds, tokenTypeIds, attentionMask }).predictionLogits.abs().mean().item()));
   report('forward_same_logits', Number(Math.abs(netlabSum - pytorchSum) <= 1e-4 * Math.abs(pytorchSum)));
   const trainTimes = await compare(worker, 'train', train, TIMING);
-  report('train_netlab_ms', trainTimes.netlab * 1e3);
-  report('train_pytorch_ms', trainTimes.pytorch * 1e3);
-  report('train_ratio', trainTimes.netlab / trainTimes.pytorch);
+  reportComparison('train', trainTimes);
 } finally {
   worker.close();
   optimizer.dispose();

@@ -89,6 +89,13 @@ export interface Comparison {
   pytorch: number;
 }
 
+/** Prints NAME_netlab_ms, NAME_pytorch_ms and NAME_ratio (NetLab over PyTorch) of a comparison. */
+export function reportComparison(name: string, times: Comparison): void {
+  report(`${name}_netlab_ms`, times.netlab * 1e3);
+  report(`${name}_pytorch_ms`, times.pytorch * 1e3);
+  report(`${name}_ratio`, times.netlab / times.pytorch);
+}
+
 export interface CompareOptions {
   /** Blocks run on each side before timing: first-call set-up, JIT, allocator caches. */
   warmupBlocks: number;

@@ -14,7 +14,7 @@
 import { getNumThreads, manualSeed, noGrad, randn, scope, tensor } from '../src/index.js';
 import { lenKeep, maskedAutoencoder } from '../src/models/mae.js';
 import { AdamW } from '../src/optim/adam.js';
-import { compare, PyTorchWorker, QUICK, report, reportThreads, warnIfBusy, type CompareOptions } from './common.js';
+import { compare, PyTorchWorker, QUICK, report, reportComparison, reportThreads, warnIfBusy, type CompareOptions } from './common.js';
 
 const PRESET = 'mae_vit_base_patch16';
 const BATCH = QUICK ? 1 : 8;
@@ -78,12 +78,8 @@ try {
   report('kept_patches', lenKeep(PATCHES, MASK_RATIO));
   const forwardTimes = await compare(worker, 'forward', forward, FORWARD);
   const trainTimes = await compare(worker, 'train', train, TRAIN);
-  report('forward_netlab_ms', forwardTimes.netlab * 1e3);
-  report('forward_pytorch_ms', forwardTimes.pytorch * 1e3);
-  report('forward_ratio', forwardTimes.netlab / forwardTimes.pytorch);
-  report('train_netlab_ms', trainTimes.netlab * 1e3);
-  report('train_pytorch_ms', trainTimes.pytorch * 1e3);
-  report('train_ratio', trainTimes.netlab / trainTimes.pytorch);
+  reportComparison('forward', forwardTimes);
+  reportComparison('train', trainTimes);
 } finally {
   worker.close();
   optimizer.dispose();

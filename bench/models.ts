@@ -13,7 +13,7 @@ import { resnet50 } from '../src/models/resnet.js';
 import { swinT } from '../src/models/swin.js';
 import { vitB16 } from '../src/models/vit.js';
 import { SGD } from '../src/optim/sgd.js';
-import { compare, PyTorchWorker, QUICK, report, reportThreads, warnIfBusy, type CompareOptions } from './common.js';
+import { compare, PyTorchWorker, QUICK, report, reportComparison, reportThreads, warnIfBusy, type CompareOptions } from './common.js';
 
 const BATCH = QUICK ? 1 : 8;
 const SIZE = 224;
@@ -73,12 +73,8 @@ try {
       };
       const forwardTimes = await compare(worker, `${name}_forward`, forward, FORWARD);
       const trainTimes = await compare(worker, `${name}_train`, train, TRAIN);
-      report(`${name}_forward_netlab_ms`, forwardTimes.netlab * 1e3);
-      report(`${name}_forward_pytorch_ms`, forwardTimes.pytorch * 1e3);
-      report(`${name}_forward_ratio`, forwardTimes.netlab / forwardTimes.pytorch);
-      report(`${name}_train_netlab_ms`, trainTimes.netlab * 1e3);
-      report(`${name}_train_pytorch_ms`, trainTimes.pytorch * 1e3);
-      report(`${name}_train_ratio`, trainTimes.netlab / trainTimes.pytorch);
+      reportComparison(`${name}_forward`, forwardTimes);
+      reportComparison(`${name}_train`, trainTimes);
     } finally {
       optimizer.dispose();
       model.dispose();

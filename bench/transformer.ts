@@ -24,7 +24,7 @@ import { greedyDecode, type Hypothesis } from '../src/models/decoding.js';
 import { transformerModel } from '../src/models/transformer.js';
 import { Adam } from '../src/optim/adam.js';
 import { sequenceLoss } from '../src/train/seq2seq.js';
-import { compare, PyTorchWorker, QUICK, report, reportThreads, warnIfBusy, type CompareOptions } from './common.js';
+import { compare, PyTorchWorker, QUICK, report, reportComparison, reportThreads, warnIfBusy, type CompareOptions } from './common.js';
 
 const VOCAB = 8000;
 const BATCH = QUICK ? 2 : 16;
@@ -76,17 +76,13 @@ try {
   const decodeTimes = await compare(worker, 'decode', decode, DECODE);
   const [pytorchTokens, pytorchAgree] = await worker.measure('tokens', 0);
   const netlabTokens = decoded.reduce((n, h) => n + h.tokens.length, 0);
-  report('decode_netlab_ms', decodeTimes.netlab * 1e3);
-  report('decode_pytorch_ms', decodeTimes.pytorch * 1e3);
-  report('decode_ratio', decodeTimes.netlab / decodeTimes.pytorch);
+  reportComparison('decode', decodeTimes);
   report('decode_netlab_tokens', netlabTokens);
   report('decode_pytorch_tokens', pytorchTokens);
   // The PyTorch side's outputs, as a checksum of their tokens, against NetLab's.
   report('decode_same_tokens', Number(pytorchAgree === checksum(decoded.map((h) => h.tokens))));
   const trainTimes = await compare(worker, 'train', train, TRAIN);
-  report('train_netlab_ms', trainTimes.netlab * 1e3);
-  report('train_pytorch_ms', trainTimes.pytorch * 1e3);
-  report('train_ratio', trainTimes.netlab / trainTimes.pytorch);
+  reportComparison('train', trainTimes);
 } finally {
   worker.close();
   optimizer.dispose();
