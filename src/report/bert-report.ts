@@ -27,7 +27,7 @@ table { border-collapse: collapse; margin: 1em 0; } td, th { padding: .3em .8em;
 </style></head><body>
 <h1>BERT (Devlin et al., 2019) at small scale</h1>
 <p>The paper's two stages on this machine: <code>${escapeHtml(o.preset)}</code> (${count(result.model.parameters)} parameters with both pre-training heads) pre-trained by masked language modelling and
-next-sentence prediction on ${escapeHtml(o.corpora.join(' and '))}${o.pretrainOnMessages ? ', with the text of the training messages (no labels, never a test message)' : ''}, then fine-tuned, every parameter, to tell spam from ham.
+next-sentence prediction on ${escapeHtml(o.corpora.join(' and '))}${o.pretrainOnMessages ? ', with the text of the training messages (no labels, never a test message): domain text, as a user with unlabelled mail of their own would' : ''}, then fine-tuned, every parameter, to tell spam from ham.
 Whole run ${(result.totalSeconds / 60).toFixed(1)} min.</p>
 
 <h2>Vocabulary</h2>
@@ -40,12 +40,13 @@ Whole run ${(result.totalSeconds / 60).toFixed(1)} min.</p>
 </tbody></table>
 
 <h2>Pre-training</h2>
-<p>${count(d.trainPairs)} sentence pairs of up to ${o.maxSeqLength} tokens from ${count(d.trainDocuments)} documents${o.pretrainOnMessages ? ` and ${count(d.trainMessages)} messages` : ''}, masked afresh for every batch (15%, at most ${o.maxPredictions}; 80% [MASK], 10% random, 10% kept);
-${count(p.steps)} steps of ${o.pretrainBatchSize} pairs, AdamW lr ${o.pretrainLr} (β₂ 0.999, weight decay 0.01 off biases and LayerNorm), linear warm-up over ${(100 * o.pretrainWarmup).toFixed(0)}% then linear decay; ${(p.seconds / 60).toFixed(1)} min.
-Evaluated on ${count(d.heldoutPairs)} pairs from ${count(d.heldoutDocuments)} held-out documents, with the same masks for every evaluation.</p>
+<p>Sentence pairs from ${count(d.trainDocuments)} documents${o.pretrainOnMessages ? ' (a message is a document)' : ''}, masked afresh for every batch (15%, at most ${o.maxPredictions}; 80% [MASK], 10% random, 10% kept), in
+${p.phases.map((phase) => `${count(phase.steps)} steps on ${count(phase.pairs)} pairs of up to ${phase.maxSeqLength} tokens`).join(', then ')} (the paper: 90% of the steps at 128 tokens, the rest at 512);
+batches of ${o.pretrainBatchSize} pairs, AdamW lr ${o.pretrainLr} (β₂ 0.999, weight decay 0.01 off biases and LayerNorm), each phase warming up over ${(100 * o.pretrainWarmup).toFixed(0)}% then decaying linearly; ${(p.seconds / 60).toFixed(1)} min.
+Evaluated on ${count(d.heldoutPairs)} pairs from ${count(d.heldoutDocuments)} held-out documents (a tenth of each source by a hash of its name), with the same masks for every evaluation.</p>
 <table><thead><tr><th>held out, after ${count(f.step)} steps</th><th>this run</th><th>baseline</th></tr></thead><tbody>
 <tr><td>masked-LM accuracy (${count(f.predictions)} predictions)</td><td><b>${pct(f.mlmAccuracy)}</b></td><td>${pct(f.mlmMajorityAccuracy)} predicting the most frequent token (${(f.mlmAccuracy / f.mlmMajorityAccuracy).toFixed(1)}×)</td></tr>
-<tr><td>next-sentence accuracy</td><td><b>${pct(f.nspAccuracy)}</b></td><td>50% by chance</td></tr>
+<tr><td>next-sentence accuracy</td><td><b>${pct(f.nspAccuracy)}</b></td><td>${pct(f.nspMajorityAccuracy)} always answering the more frequent label</td></tr>
 <tr><td>masked-LM loss / NSP loss</td><td>${f.mlmLoss.toFixed(3)} / ${f.nspLoss.toFixed(3)}</td><td></td></tr>
 </tbody></table>
 <div class="charts"><div><h3>Held-out accuracy</h3><canvas id="accuracy"></canvas></div><div><h3>Training loss per step (MLM + NSP)</h3><canvas id="loss"></canvas></div></div>
