@@ -157,9 +157,10 @@ export async function runBertSpam(options: BertSpamOptions, callbacks: Experimen
   const heldoutDocs = o.corpora.flatMap((c) => loadCorpus(c, { split: 'heldout' }).map((d) => d.text));
   const trainMessages = await loadSpamAssassin({ groups: o.groups, split: 'train' });
   const testMessages = await loadSpamAssassin({ groups: o.groups, split: 'test' });
-  // A tenth of the training messages (by the corpora's hash of the name) is held out of pre-training with the corpora's tenth, so
-  // the held-out pairs mix the sources as the training pairs do (next-sentence prediction draws B from any other document).
-  const messages = o.pretrainOnMessages ? trainMessages.map((m) => ({ text: messageText(m), split: corpusSplitOf(`${m.group}/${m.name}`) })) : [];
+  // A tenth of the training messages is held out of pre-training with the corpora's tenth, so the held-out pairs mix the sources
+  // as the training pairs do (next-sentence prediction draws B from any other document). The corpora's hash is taken of the file
+  // name alone: of "group/name", which decides the test split (mod 5), mod 10 would never be 0 for a training message.
+  const messages = o.pretrainOnMessages ? trainMessages.map((m) => ({ text: messageText(m), split: corpusSplitOf(m.name) })) : [];
   const unlabelled = [...trainDocs, ...messages.filter((m) => m.split === 'train').map((m) => m.text)];
   const unlabelledHeldout = [...heldoutDocs, ...messages.filter((m) => m.split === 'heldout').map((m) => m.text)];
   log(`data: ${unlabelled.length} pre-training and ${unlabelledHeldout.length} held-out documents (${o.corpora.join(', ')}${o.pretrainOnMessages ? ', training messages' : ''}); ${trainMessages.length} training and ${testMessages.length} test messages`);
