@@ -16,6 +16,7 @@ import { BERT_SPAM_DEFAULTS as B, runBertSpam, type BertSpamResult } from '../ex
 import { renderBertReport } from '../report/bert-report.js';
 import type { BertPreset } from '../models/bert.js';
 import { CORPORA } from '../data/corpora.js';
+import { SPAM_GROUPS } from '../data/spam-assassin.js';
 import { choiceOption, numberOption, UsageError, type CommandSpec } from './args.js';
 import { DEMO, runDemo } from './demo.js';
 import { terminalCallbacks } from './progress.js';
@@ -307,6 +308,7 @@ export const REPRODUCE_BERT: CommandSpec = {
     'pretrain-batch': { type: 'string', value: 'N', help: 'pre-training batch size (sequence pairs)', default: String(B.pretrainBatchSize) },
     'pretrain-lr': { type: 'string', value: 'LR', help: 'peak pre-training learning rate (AdamW, linear warm-up and decay)', default: String(B.pretrainLr) },
     corpora: { type: 'string', value: 'C1,C2', help: 'the unlabelled corpora: sotu, moby-dick', default: B.corpora.join(',') },
+    groups: { type: 'string', value: 'G1,G2,…', help: `the task's message groups (ham against spam): ${SPAM_GROUPS.join(', ')}`, default: B.groups.join(',') },
     'no-messages': { type: 'boolean', help: "pre-train on the corpora alone, without the training messages' unlabelled text" },
     labels: { type: 'string', value: 'N1,N2,…', help: "labelled training messages per fine-tuning row ('all' for every one)", default: '100,1000,all' },
     'finetune-lr': { type: 'string', value: 'LR', help: 'fine-tuning peak learning rate', default: String(B.finetuneLr) },
@@ -336,6 +338,9 @@ export async function runReproduceBert(values: Values): Promise<BertSpamResult> 
     corpora: String(values.corpora)
       .split(',')
       .map((c) => choiceOption(name, 'corpora', c.trim(), CORPORA)),
+    groups: String(values.groups)
+      .split(',')
+      .map((g) => choiceOption(name, 'groups', g.trim(), SPAM_GROUPS)),
     pretrainOnMessages: !values['no-messages'],
     labelCounts: String(values.labels)
       .split(',')
@@ -345,6 +350,8 @@ export async function runReproduceBert(values: Values): Promise<BertSpamResult> 
     finetuneMinSteps: num('finetune-min-steps', { min: 1, integer: true }),
     seed: num('seed', { min: 0, integer: true }),
   };
+  const labels = new Set(options.groups.map((g) => (g.startsWith('spam') ? 'spam' : 'ham')));
+  if (labels.size < 2) throw new UsageError(`${name}: --groups must hold ham and spam groups, got ${options.groups.join(', ')}`);
   const callbacks = terminalCallbacks();
   callbacks.log!(`netlab reproduce bert: Devlin et al. (2019), ${options.preset} pre-trained on ${options.corpora.join(' + ')}${options.pretrainOnMessages ? ' + unlabelled training messages' : ''}, fine-tuned on SpamAssassin; writing to ${outDir}`);
   const result = await runBertSpam(options, callbacks);

@@ -52,7 +52,7 @@ Evaluated on ${count(d.heldoutPairs)} pairs from ${count(d.heldoutDocuments)} he
 <div class="charts"><div><h3>Held-out accuracy</h3><canvas id="accuracy"></canvas></div><div><h3>Training loss per step (MLM + NSP)</h3><canvas id="loss"></canvas></div></div>
 
 <h2>Fine-tuning on SpamAssassin</h2>
-<p>Easy ham against spam (${escapeHtml(o.groups.join(', '))}): ${count(d.trainMessages)} training and ${count(d.testMessages)} test messages (${count(d.testSpam)} spam), the split fixed by FNV-1a of each message's name.
+<p>Ham against spam (${escapeHtml(o.groups.join(', '))}): ${count(d.trainMessages)} training and ${count(d.testMessages)} test messages (${count(d.testSpam)} spam), the split fixed by FNV-1a of each message's name.
 Each message is [CLS] subject [SEP] body [SEP], truncated to ${o.finetuneMaxLength} tokens. The same architecture from the pre-trained weights and from random initialisation, with the same recipe:
 AdamW lr ${o.finetuneLr}, batch ${o.finetuneBatchSize}, ${o.finetuneEpochs} epochs (at least ${o.finetuneMinSteps} steps), warm-up over 10% then linear decay. The baseline: TF-IDF (sublinear tf) under logistic regression on the same messages.</p>
 <table><thead><tr><th>labels</th><th>pre-trained</th><th>F1</th><th>scratch</th><th>F1</th><th>TF-IDF</th><th>F1</th><th></th></tr></thead><tbody>${rows.join('\n')}</tbody></table>

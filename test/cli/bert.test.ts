@@ -88,7 +88,7 @@ test('predict on BERT refuses missing, out-of-vocabulary and mismatched inputs, 
 
 test('reproduce bert at a toy budget trains a vocabulary, pre-trains, fine-tunes against scratch and TF-IDF, and writes results.json and an offline report', () => {
   const out = join(dir, 'reproduce');
-  const run = netlab('reproduce', 'bert', '--out', out, '--preset', 'bert_tiny', '--corpora', 'moby-dick', '--no-messages', '--vocab-size', '1500', '--pretrain-steps', '3',
+  const run = netlab('reproduce', 'bert', '--out', out, '--preset', 'bert_tiny', '--corpora', 'moby-dick', '--no-messages', '--groups', 'hard-ham-1,spam-1', '--vocab-size', '1500', '--pretrain-steps', '3',
     '--labels', '40,all', '--finetune-epochs', '1', '--finetune-min-steps', '2', '--json');
   assert.equal(run.code, 0, run.stderr);
   const result = JSON.parse(run.stdout);
@@ -115,6 +115,8 @@ test('reproduce bert refuses bad flags with clear errors', () => {
   const cases: [string[], RegExp][] = [
     [['--preset', 'bert_base_uncased'], /--preset must be one of bert_tiny, bert_mini, bert_small, bert_medium, got 'bert_base_uncased'/],
     [['--corpora', 'sotu,wikipedia'], /--corpora must be one of sotu, moby-dick, got 'wikipedia'/],
+    [['--groups', 'easy-ham-1,spam-3'], /--groups must be one of easy-ham-1, easy-ham-2, hard-ham-1, spam-1, spam-2, got 'spam-3'/],
+    [['--groups', 'spam-1,spam-2'], /--groups must hold ham and spam groups, got spam-1, spam-2/],
     [['--labels', '100,1'], /--labels must be >= 2, got 1/],
     [['--labels', '100,most'], /--labels must be a number, got 'most'/],
     [['--pretrain-steps', '0'], /--pretrain-steps must be >= 1, got 0/],
