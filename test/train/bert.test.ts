@@ -3,6 +3,9 @@
 // objectives on a synthetic corpus whose masked tokens and next sentences can
 // be inferred.
 import { test } from 'node:test';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import assert from 'node:assert/strict';
 
 import { F, liveTensors, manualSeed, scope, Tensor } from '../../src/index.js';
@@ -153,4 +156,31 @@ test('fine-tuning and classification refuse bad examples with clear errors', () 
   assertThrowsWith(() => fineTuneBert({ ...options, examples: [...good, { ...good[0], label: 2 }] }), /fineTuneBert: example 4 has label 2, outside 0…1/);
   assertThrowsWith(() => classifySequences(model, [{ inputIds: [2, 10, 3], tokenTypeIds: [0, 0], label: 0 }], IDS.pad), /classifySequences: example 0 has 3 input ids and 2 token type ids/);
   model.dispose();
+});
+
+test('pre-training resumes exactly from a checkpoint inside an epoch: the same masks, dropout and steps as the uninterrupted run', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'netlab-bert-resume-'));
+  const config = bertConfig({ hiddenSize: 16, numHiddenLayers: 1, numAttentionHeads: 2, intermediateSize: 32 }, { vocabSize: 100, maxPositionEmbeddings: 64 });
+  const pairs = createSentencePairs(syntheticCorpus(5).slice(0, 30), new Random(6), { maxSeqLength: 40 });
+  const options = { pairs, ids: IDS, masking: { maxPredictions: 6, vocabSize: 100 }, maskingMode: 'dynamic' as const, batchSize: 16, epochs: 2, lr: 1e-3, warmup: 0.2, seed: 4 };
+  const [path, midway] = [join(dir, 'checkpoint.safetensors'), join(dir, 'midway.safetensors')];
+  try {
+    manualSeed(1);
+    const straight = new BertForPreTraining(config);
+    const stepsPerEpoch = Math.ceil(pairs.length / 16);
+    // A checkpoint every 2 steps; the copy taken during step 5 holds the state after step 4, inside the first epoch.
+    const full = pretrainBert({ ...options, model: straight, checkpointPath: path, checkpointEvery: 2, onStep: (s) => s.globalStep === 5 && copyFileSync(path, midway) });
+    assert.ok(stepsPerEpoch > 5, `${stepsPerEpoch} steps per epoch`);
+    manualSeed(99);
+    const resumed = new BertForPreTraining(config);
+    const fromMidway = pretrainBert({ ...options, model: resumed, checkpointPath: midway, resume: true });
+    assert.deepEqual(fromMidway.resumedFrom, { epoch: 0, step: 4 });
+    assert.deepEqual(fromMidway.losses, full.losses, 'bit-for-bit equal losses');
+    const [a, b] = [straight.stateDict(), resumed.stateDict()];
+    for (const [key, value] of a) assertClose(b.get(key)!, value, { rtol: 0, atol: 0 }, key);
+    straight.dispose();
+    resumed.dispose();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
