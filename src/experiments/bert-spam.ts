@@ -138,7 +138,7 @@ function tokenRates(tokenizer: BertTokenizer, texts: readonly string[]): { perWo
   return { perWord: tokens / Math.max(1, words), unknown: unknown / Math.max(1, tokens) };
 }
 
-/** The first `count` of a seeded shuffle of the training messages (all when count ≥ their number). */
+/** The first `count` of a seeded shuffle of the items (all of them when count ≥ their number): labelled messages, held-out pairs. */
 function labelledSubset<T>(items: readonly T[], count: number, seed: number): T[] {
   if (count >= items.length) return [...items];
   return [...new Random(seed, 2).permutation(items.length).slice(0, count)].map((i) => items[i]);
