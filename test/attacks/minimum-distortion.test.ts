@@ -182,8 +182,11 @@ describe('on an MNIST CNN', () => {
       const targets = y.add(1).remainder(10);
       const options = { searchSteps: 5, maxIterations: 200, initialConst: 0.1, lr: 0.05 };
       model.train();
+      model.zeroGrad({ setToNone: true });
       const cw = new CWL2(options).run(model, x, { labels: y, targets });
       assert.equal(model.training, true, 'training mode restored');
+      // The parameters were frozen for the attack: no gradient left on them, and they learn again after it.
+      assert.ok(model.parameters().every((p) => p.requiresGrad && p.grad === null), 'parameters untouched and trainable');
       assert.ok(x.equal(xCopy) && y.equal(yCopy), "the caller's tensors are unchanged");
       checkInvariants(cw, true);
       assert.ok(cw.success.all().item(), `success ${cw.success.float().mean().item()}`);
