@@ -38,7 +38,7 @@ export const NOT_NEXT = 1;
 // One pair as a masked row: [CLS] A [SEP] B [SEP], its segment ids, its labels (−100 off the selected positions), its NSP label.
 interface MaskedRow {
   inputIds: number[];
-  types: number[];
+  tokenTypeIds: number[];
   labels: number[];
   next: number;
 }
@@ -48,21 +48,31 @@ function maskPair(pair: SentencePair, ids: SpecialIds, masking: Omit<MaskingOpti
   const m = maskTokens(row, rng, { ...masking, maskId: ids.mask, specialIds: [ids.cls, ids.sep, ids.pad] });
   const labels: number[] = Array(row.length).fill(IGNORE);
   m.positions.forEach((p, k) => (labels[p] = m.labels[k]));
-  return { inputIds: m.inputIds, types: [...Array(pair.a.length + 2).fill(0), ...Array(pair.b.length + 1).fill(1)], labels, next: pair.isRandomNext ? NOT_NEXT : IS_NEXT };
+  return { inputIds: m.inputIds, tokenTypeIds: [...Array(pair.a.length + 2).fill(0), ...Array(pair.b.length + 1).fill(1)], labels, next: pair.isRandomNext ? NOT_NEXT : IS_NEXT };
 }
 
-// Rows right-padded to the longest: input_ids, token_type_ids, attention_mask, mlm_labels [B, L], nsp_labels [B].
-function toTensors(rows: readonly MaskedRow[], pad: number): Tensor[] {
+interface Sequence {
+  inputIds: readonly number[];
+  tokenTypeIds: readonly number[];
+}
+
+// One per-token value of each sequence as int64 [B, L], right-padded with `fill` to the longest sequence.
+function padTokens<T extends Sequence>(rows: readonly T[], values: (row: T) => readonly number[], fill: number): Tensor {
   const length = Math.max(...rows.map((r) => r.inputIds.length));
-  const padded = (values: (r: MaskedRow) => number[], fill: number) => rows.flatMap((r) => [...values(r), ...Array(length - r.inputIds.length).fill(fill)]);
-  const shape = [rows.length, length];
-  return [
-    tensor(padded((r) => r.inputIds, pad), { dtype: 'int64', shape }),
-    tensor(padded((r) => r.types, 0), { dtype: 'int64', shape }),
-    tensor(padded((r) => r.inputIds.map(() => 1), 0), { dtype: 'int64', shape }),
-    tensor(padded((r) => r.labels, IGNORE), { dtype: 'int64', shape }),
-    tensor(rows.map((r) => r.next), { dtype: 'int64' }),
-  ];
+  return tensor(
+    rows.flatMap((r) => [...values(r), ...Array(length - r.inputIds.length).fill(fill)]),
+    { dtype: 'int64', shape: [rows.length, length] },
+  );
+}
+
+// The encoder's inputs for sequences right-padded to the longest: input_ids, token_type_ids, attention_mask [B, L].
+function encoderInputs(rows: readonly Sequence[], pad: number): Tensor[] {
+  return [padTokens(rows, (r) => r.inputIds, pad), padTokens(rows, (r) => r.tokenTypeIds, 0), padTokens(rows, (r) => r.inputIds.map(() => 1), 0)];
+}
+
+// Masked rows right-padded to the longest: input_ids, token_type_ids, attention_mask, mlm_labels [B, L], nsp_labels [B].
+function pretrainingTensors(rows: readonly MaskedRow[], pad: number): Tensor[] {
+  return [...encoderInputs(rows, pad), padTokens(rows, (r) => r.labels, IGNORE), tensor(rows.map((r) => r.next), { dtype: 'int64' })];
 }
 
 /**
@@ -72,7 +82,7 @@ function toTensors(rows: readonly MaskedRow[], pad: number): Tensor[] {
  */
 export function pretrainingBatch(pairs: readonly SentencePair[], ids: SpecialIds, masking: Omit<MaskingOptions, 'maskId' | 'specialIds'>, rng: Random): Tensor[] {
   if (pairs.length === 0) throw new RangeError('pretrainingBatch: no pairs');
-  return toTensors(pairs.map((p) => maskPair(p, ids, masking, rng)), ids.pad);
+  return pretrainingTensors(pairs.map((p) => maskPair(p, ids, masking, rng)), ids.pad);
 }
 
 /** The pairs as a dataset of their indices: the loader draws which pairs make a batch, its transform masks them. */
@@ -106,7 +116,7 @@ export function pretrainingLoader(
     transform: ([indices], rng) => {
       const drawn = indices.toArray() as number[];
       const rows = drawn.map((i) => maskPair(pairs[i], ids, masking, options.masking === 'dynamic' ? rng : new Random(options.seed, 1, i)));
-      return toTensors(rows, ids.pad);
+      return pretrainingTensors(rows, ids.pad);
     },
   });
 }
@@ -211,13 +221,18 @@ export interface PretrainBertOptions {
   onStep?: (info: StepInfo) => void;
 }
 
+// BERT's optimiser, for pre-training and fine-tuning alike (Appendix A.2): AdamW β = (0.9, 0.999), ε = 1e-6,
+// weight decay off the biases and LayerNorm weights; a linear warm-up over `warmup` of `steps`, then a linear decay.
+function bertOptimizer(model: Module, lr: number, weightDecay: number, warmup: number, steps: number) {
+  const optimizer = new AdamW(weightDecayGroups(model, weightDecay), { lr, betas: [0.9, 0.999], eps: 1e-6 });
+  return { optimizer, ...recipeSchedule(optimizer, { schedule: 'linear', warmup, milestones: [], gamma: 1 }, 1, steps) };
+}
+
 /** Pre-trains with BERT's recipe (Appendix A.2): AdamW β = (0.9, 0.999), ε = 1e-6, linear warm-up and decay; see PretrainBertOptions. */
 export function pretrainBert(o: PretrainBertOptions): FitResult {
   const loader = pretrainingLoader(o.pairs, o.ids, o.masking, { batchSize: o.batchSize, seed: o.seed, masking: o.maskingMode });
-  const optimizer = new AdamW(weightDecayGroups(o.model, o.weightDecay ?? 0.01), { lr: o.lr, betas: [0.9, 0.999], eps: 1e-6 });
   // The schedule spans the run that will happen: the step budget when it is the shorter.
-  const steps = Math.min(o.epochs * loader.length, o.maxSteps ?? Infinity);
-  const { schedule, every } = recipeSchedule(optimizer, { schedule: 'linear', warmup: o.warmup, milestones: [], gamma: 1 }, 1, steps);
+  const { optimizer, schedule, every } = bertOptimizer(o.model, o.lr, o.weightDecay ?? 0.01, o.warmup, Math.min(o.epochs * loader.length, o.maxSteps ?? Infinity));
   try {
     return fit({
       model: o.model,
@@ -248,15 +263,7 @@ export interface ClassificationExample {
 
 // Examples right-padded to the longest: input_ids, token_type_ids, attention_mask [B, L], labels [B].
 function classificationTensors(examples: readonly ClassificationExample[], pad: number): Tensor[] {
-  const length = Math.max(...examples.map((e) => e.inputIds.length));
-  const padded = (values: (e: ClassificationExample) => readonly number[], fill: number) => examples.flatMap((e) => [...values(e), ...Array(length - e.inputIds.length).fill(fill)]);
-  const shape = [examples.length, length];
-  return [
-    tensor(padded((e) => e.inputIds, pad), { dtype: 'int64', shape }),
-    tensor(padded((e) => e.tokenTypeIds, 0), { dtype: 'int64', shape }),
-    tensor(padded((e) => e.inputIds.map(() => 1), 0), { dtype: 'int64', shape }),
-    tensor(examples.map((e) => e.label), { dtype: 'int64' }),
-  ];
+  return [...encoderInputs(examples, pad), tensor(examples.map((e) => e.label), { dtype: 'int64' })];
 }
 
 function checkExamples(examples: readonly ClassificationExample[], numLabels: number, where: string): void {
@@ -303,8 +310,7 @@ export function fineTuneBert(o: FineTuneBertOptions): FitResult {
     seed: o.seed,
     collate: (items) => classificationTensors(items.map((i) => examples[i]), o.padId),
   });
-  const optimizer = new AdamW(weightDecayGroups(o.model, o.weightDecay ?? 0.01), { lr: o.lr, betas: [0.9, 0.999], eps: 1e-6 });
-  const { schedule, every } = recipeSchedule(optimizer, { schedule: 'linear', warmup: o.warmup ?? 0.1, milestones: [], gamma: 1 }, 1, o.epochs * loader.length);
+  const { optimizer, schedule, every } = bertOptimizer(o.model, o.lr, o.weightDecay ?? 0.01, o.warmup ?? 0.1, o.epochs * loader.length);
   try {
     return fit({ model: o.model, loader, optimizer, epochs: o.epochs, loss: sequenceClassificationLoss, schedule, scheduleEvery: every, maxSeconds: o.maxSeconds, onStep: o.onStep });
   } finally {
@@ -324,7 +330,7 @@ export function classifySequences(model: BertForSequenceClassification, examples
       for (let start = 0; start < order.length; start += batchSize) {
         const chunk = order.slice(start, start + batchSize);
         scope(() => {
-          const [inputIds, tokenTypeIds, attentionMask] = classificationTensors(chunk.map((i) => examples[i]), padId);
+          const [inputIds, tokenTypeIds, attentionMask] = encoderInputs(chunk.map((i) => examples[i]), padId);
           const predicted = model.forward({ inputIds, tokenTypeIds, attentionMask }).argmax(1).toArray() as number[];
           chunk.forEach((i, k) => (predictions[i] = predicted[k]));
         });
