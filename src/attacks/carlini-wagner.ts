@@ -8,6 +8,7 @@ import { where } from '../tensor/ops.js';
 import { scope } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { advance, goalMargin, perExample } from './attack.js';
+import { randomStartInBall } from './pgd.js';
 
 // Carlini's code shrinks the box by this factor before arctanh, so the inputs
 // at the box's edges map to finite w.
@@ -35,6 +36,22 @@ export function fromTanhSpace(w: Tensor, box: [number, number]): Tensor {
 export function toTanhSpace(x: Tensor, box: [number, number]): Tensor {
   const [lo, hi] = box;
   return scope(() => x.sub((hi + lo) / 2).div((hi - lo) / 2).mul(TANH_SHRINK).atanh());
+}
+
+/**
+ * The first iterate of a C&W attack: the image itself (Carlini's code), or,
+ * for `startNoise` s > 0, the image plus uniform noise in [−s, s] per value,
+ * clipped to the box. Gradient descent cannot leave a point where the
+ * model's input gradient is exactly zero (an all-black image, on a network
+ * whose first ReLUs are all off there); a start beside it can.
+ */
+export function startingPoint(x: Tensor, startNoise: number, box: [number, number]): Tensor {
+  return startNoise > 0 ? randomStartInBall(x, 'linf', startNoise, box) : x.clone();
+}
+
+/** Checks a startNoise option: finite, from 0 to the box's width. */
+export function checkStartNoise(name: string, startNoise: number, box: [number, number]): void {
+  if (!(startNoise >= 0 && startNoise <= box[1] - box[0])) throw new RangeError(`${name}: startNoise must be a number from 0 to the box's width ${box[1] - box[0]}, got ${startNoise}`);
 }
 
 /**

@@ -17,7 +17,7 @@ import { where } from '../tensor/ops.js';
 import { scope } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { advance, Attack, perExample, type AttackCore, type AttackOptions } from './attack.js';
-import { solveWithGrowingConst } from './carlini-wagner.js';
+import { checkStartNoise, solveWithGrowingConst, startingPoint } from './carlini-wagner.js';
 
 export interface CWL0Options extends AttackOptions {
   /** κ, the margin every L2 problem asks for (Carlini's code: 0.01). */
@@ -31,9 +31,11 @@ export interface CWL0Options extends AttackOptions {
   largestConst?: number;
   /** A value of c ends early when the loss has not fallen by 0.01% over a tenth of maxIterations, at least 100 (C&W L2's test; Carlini's L0 code ends it only on success). */
   abortEarly?: boolean;
+  /** The first problem starts at the image plus uniform noise in [−s, s] (0: at the image, as Carlini's code); see startingPoint. */
+  startNoise?: number;
 }
 
-export const CW_L0_DEFAULTS: Required<Omit<CWL0Options, keyof AttackOptions>> = { kappa: 0.01, maxIterations: 1000, lr: 1e-2, initialConst: 1e-3, largestConst: 2e6, abortEarly: true };
+export const CW_L0_DEFAULTS: Required<Omit<CWL0Options, keyof AttackOptions>> = { kappa: 0.01, maxIterations: 1000, lr: 1e-2, initialConst: 1e-3, largestConst: 2e6, abortEarly: true, startNoise: 0 };
 
 const CONST_FACTOR = 2;
 // Carlini's code: a problem is solved when the hinge is below this; a pixel has changed when some channel moved by this.
@@ -50,6 +52,7 @@ export class CWL0 extends Attack {
   readonly initialConst: number;
   readonly largestConst: number;
   readonly abortEarly: boolean;
+  readonly startNoise: number;
 
   constructor(options: CWL0Options = {}) {
     super('CWL0', options);
@@ -65,6 +68,8 @@ export class CWL0 extends Attack {
     this.largestConst = o.largestConst;
     if (!(this.largestConst > this.initialConst) || !Number.isFinite(this.largestConst)) throw new RangeError(`CWL0: largestConst must be finite and above initialConst (${this.initialConst}), got ${o.largestConst}`);
     this.abortEarly = o.abortEarly;
+    this.startNoise = o.startNoise;
+    checkStartNoise('CWL0', this.startNoise, this.box);
   }
 
   protected bound(): null {
@@ -78,6 +83,8 @@ export class CWL0 extends Attack {
     // Per example: the pixels it may still change (1) or has fixed to the clean value (0), c, the last success, and whether it has ended.
     let state = { allowed: full(pixelShape, 1), c: full([n], this.initialConst), last: x.clone(), ended: zeros([n], { dtype: 'bool' }) };
     let iterations = 0;
+    // The first problem's start; later ones start from the last success.
+    let first: Tensor | null = startingPoint(x, this.startNoise, this.box);
     while (true) {
       const rows = noGrad(() => state.ended.logicalNot().nonzero().flatten());
       if (rows.shape[0] === 0) {
@@ -91,7 +98,7 @@ export class CWL0 extends Attack {
           model,
           {
             x: clean,
-            start: state.last.indexSelect(0, rows),
+            start: (first ?? state.last).indexSelect(0, rows),
             goal: goal.indexSelect(0, rows),
             targeted,
             c: state.c.indexSelect(0, rows),
@@ -118,6 +125,8 @@ export class CWL0 extends Attack {
         });
       });
       rows.dispose();
+      first?.dispose();
+      first = null;
       state = advance(state, next);
     }
     for (const t of [state.allowed, state.c, state.ended]) t.dispose();

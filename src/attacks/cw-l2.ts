@@ -9,13 +9,14 @@
 // Adam runs on w for each value of c, and a binary search over c per example
 // finds the smallest c that succeeds (×10 until the first success, as
 // Carlini's code). Every example keeps the closest success of all its steps.
+// Each step starts at the image, as Carlini's code, or beside it (startNoise).
 import { enableGrad, noGrad } from '../tensor/autograd.js';
 import { arange, full, zeros } from '../tensor/creation.js';
 import { where } from '../tensor/ops.js';
 import { scope } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { advance, Attack, perExample, type AttackCore, type AttackOptions } from './attack.js';
-import { constSearch, cwObjective, fromTanhSpace, nextConst, reachedWithMargin, RowAdam, toTanhSpace } from './carlini-wagner.js';
+import { checkStartNoise, constSearch, cwObjective, fromTanhSpace, nextConst, reachedWithMargin, RowAdam, startingPoint, toTanhSpace } from './carlini-wagner.js';
 
 export interface CWL2Options extends AttackOptions {
   /** κ, the confidence: a success needs the goal's logit ahead by at least κ (0: just ahead). */
@@ -30,10 +31,12 @@ export interface CWL2Options extends AttackOptions {
   lr?: number;
   /** Stops a search step when the loss has not fallen by 0.01% over a tenth of maxIterations. */
   abortEarly?: boolean;
+  /** Each search step starts at the image plus uniform noise in [−s, s] (0: at the image, as Carlini's code); see startingPoint. */
+  startNoise?: number;
 }
 
 /** Defaults of Carlini's reference code (nn_robust_attacks, l2_attack.py). */
-export const CW_L2_DEFAULTS: Required<Omit<CWL2Options, keyof AttackOptions>> = { kappa: 0, searchSteps: 9, maxIterations: 10_000, initialConst: 1e-3, lr: 1e-2, abortEarly: true };
+export const CW_L2_DEFAULTS: Required<Omit<CWL2Options, keyof AttackOptions>> = { kappa: 0, searchSteps: 9, maxIterations: 10_000, initialConst: 1e-3, lr: 1e-2, abortEarly: true, startNoise: 0 };
 
 /** The paper's settings for its tables: 20 steps of the binary search over c. */
 export const CW_PAPER: CWL2Options = { searchSteps: 20 };
@@ -45,6 +48,7 @@ export class CWL2 extends Attack {
   readonly initialConst: number;
   readonly lr: number;
   readonly abortEarly: boolean;
+  readonly startNoise: number;
 
   /** Defaults: CW_L2_DEFAULTS (Carlini's code); `{ ...CW_PAPER }` for the paper's 20 search steps. */
   constructor(options: CWL2Options = {}) {
@@ -61,6 +65,8 @@ export class CWL2 extends Attack {
     this.lr = o.lr;
     if (!(this.lr > 0) || !Number.isFinite(this.lr)) throw new RangeError(`CWL2: lr must be a finite number > 0, got ${o.lr}`);
     this.abortEarly = o.abortEarly;
+    this.startNoise = o.startNoise;
+    checkStartNoise('CWL2', this.startNoise, this.box);
   }
 
   protected bound(): null {
@@ -102,7 +108,8 @@ export class CWL2 extends Attack {
     // The examples still running (indices into the batch), their inputs and their part of the result.
     let rows = arange(n, { dtype: 'int64' });
     let running = { x: x.clone(), w0: w0.clone(), goal: goal.clone(), c: c.clone(), previous: full([n], Infinity), ...fresh() };
-    const adam = new RowAdam(zeros(x.shape), this.lr);
+    // Adam runs on the offset from w0, from the start's offset (0 at the image).
+    const adam = new RowAdam(noGrad(() => scope(() => toTanhSpace(startingPoint(x, this.startNoise, this.box), this.box).sub(w0))), this.lr);
     const checkEvery = Math.max(1, Math.floor(this.maxIterations / 10));
     let iterations = 0;
     // Writes the running examples' part back into the result.

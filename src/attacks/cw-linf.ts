@@ -14,7 +14,7 @@ import { where } from '../tensor/ops.js';
 import { scope } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { advance, Attack, exampleNorm, perExample, reached, type AttackCore, type AttackOptions } from './attack.js';
-import { solveWithGrowingConst } from './carlini-wagner.js';
+import { checkStartNoise, solveWithGrowingConst, startingPoint } from './carlini-wagner.js';
 
 export interface CWLinfOptions extends AttackOptions {
   /** κ, the margin a success needs (Carlini's code: 0). */
@@ -30,9 +30,11 @@ export interface CWLinfOptions extends AttackOptions {
   decreaseFactor?: number;
   /** A value of c ends early when the loss has not fallen by 0.01% over a tenth of maxIterations, at least 100 (C&W L2's test; Carlini's L∞ code ends it only on success). */
   abortEarly?: boolean;
+  /** The first problem starts at the image plus uniform noise in [−s, s] (0: at the image, as Carlini's code); see startingPoint. */
+  startNoise?: number;
 }
 
-export const CW_LINF_DEFAULTS: Required<Omit<CWLinfOptions, keyof AttackOptions>> = { kappa: 0, maxIterations: 1000, lr: 5e-3, initialConst: 1e-5, largestConst: 20, decreaseFactor: 0.9, abortEarly: true };
+export const CW_LINF_DEFAULTS: Required<Omit<CWLinfOptions, keyof AttackOptions>> = { kappa: 0, maxIterations: 1000, lr: 5e-3, initialConst: 1e-5, largestConst: 20, decreaseFactor: 0.9, abortEarly: true, startNoise: 0 };
 
 const CONST_FACTOR = 2;
 // A problem counts as solved when its loss is below this fraction of c (and the goal is reached), as in Carlini's code.
@@ -45,6 +47,7 @@ export class CWLinf extends Attack {
   readonly initialConst: number;
   readonly largestConst: number;
   readonly abortEarly: boolean;
+  readonly startNoise: number;
   readonly decreaseFactor: number;
 
   constructor(options: CWLinfOptions = {}) {
@@ -61,6 +64,8 @@ export class CWLinf extends Attack {
     this.largestConst = o.largestConst;
     if (!(this.largestConst > this.initialConst) || !Number.isFinite(this.largestConst)) throw new RangeError(`CWLinf: largestConst must be finite and above initialConst (${this.initialConst}), got ${o.largestConst}`);
     this.abortEarly = o.abortEarly;
+    this.startNoise = o.startNoise;
+    checkStartNoise('CWLinf', this.startNoise, this.box);
     this.decreaseFactor = o.decreaseFactor;
     if (!(this.decreaseFactor > 0 && this.decreaseFactor < 1)) throw new RangeError(`CWLinf: decreaseFactor must be in (0, 1), got ${o.decreaseFactor}`);
   }
@@ -76,6 +81,8 @@ export class CWLinf extends Attack {
     // Per example: τ, c, the last success (x itself until there is one) and whether the attack has ended.
     let state = { tau: full([n], hi - lo), c: full([n], this.initialConst), last: x.clone(), ended: zeros([n], { dtype: 'bool' }) };
     let iterations = 0;
+    // The first problem's start; later ones start from the last success.
+    let first: Tensor | null = startingPoint(x, this.startNoise, this.box);
     while (true) {
       const rows = noGrad(() => state.ended.logicalNot().logicalAnd(state.tau.gt(smallestTau)).nonzero().flatten());
       if (rows.shape[0] === 0) {
@@ -90,7 +97,7 @@ export class CWLinf extends Attack {
           model,
           {
             x: clean,
-            start: state.last.indexSelect(0, rows),
+            start: (first ?? state.last).indexSelect(0, rows),
             goal: goals,
             targeted,
             c: state.c.indexSelect(0, rows),
@@ -114,6 +121,8 @@ export class CWLinf extends Attack {
         });
       });
       rows.dispose();
+      first?.dispose();
+      first = null;
       state = advance(state, next);
     }
     for (const t of [state.tau, state.c, state.ended]) t.dispose();

@@ -37,11 +37,11 @@ const TARGET_MODES = ['untargeted', 'random', 'least-likely', 'all'] as const;
 type MinimumDistortionName = (typeof MINIMUM_DISTORTION)[number];
 
 // The options of the minimum-distortion attacks, and which of them each takes.
-const MINIMUM_DISTORTION_OPTIONS = ['kappa', 'search-steps', 'max-iterations', 'initial-const', 'lr', 'overshoot', 'theta', 'gamma', 'variant', 'discretize'] as const;
+const MINIMUM_DISTORTION_OPTIONS = ['kappa', 'search-steps', 'max-iterations', 'initial-const', 'lr', 'start-noise', 'overshoot', 'theta', 'gamma', 'variant', 'discretize'] as const;
 const TAKES: Record<MinimumDistortionName, readonly (typeof MINIMUM_DISTORTION_OPTIONS)[number][]> = {
-  'cw-l2': ['kappa', 'search-steps', 'max-iterations', 'initial-const', 'lr', 'discretize'],
-  'cw-l0': ['kappa', 'max-iterations', 'initial-const', 'lr', 'discretize'],
-  'cw-linf': ['kappa', 'max-iterations', 'initial-const', 'lr', 'discretize'],
+  'cw-l2': ['kappa', 'search-steps', 'max-iterations', 'initial-const', 'lr', 'start-noise', 'discretize'],
+  'cw-l0': ['kappa', 'max-iterations', 'initial-const', 'lr', 'start-noise', 'discretize'],
+  'cw-linf': ['kappa', 'max-iterations', 'initial-const', 'lr', 'start-noise', 'discretize'],
   deepfool: ['max-iterations', 'overshoot', 'discretize'],
   jsma: ['theta', 'gamma', 'variant', 'discretize'],
   lbfgs: ['search-steps', 'max-iterations', 'initial-const', 'discretize'],
@@ -87,6 +87,7 @@ export const ATTACK: CommandSpec = {
     'max-iterations': { type: 'string', value: 'N', help: 'cw-*, lbfgs: iterations per value of c (cw-l2 10,000, cw-l0 and cw-linf 1,000, lbfgs 100); deepfool: steps (50)' },
     'initial-const': { type: 'string', value: 'C', help: 'cw-*, lbfgs: the first c (cw-l2 and cw-l0 1e-3, cw-linf 1e-5, lbfgs 1e-2)' },
     lr: { type: 'string', value: 'R', help: "cw-*: Adam's learning rate (cw-linf 5e-3, else 1e-2)" },
+    'start-noise': { type: 'string', value: 'S', help: 'cw-*: start beside the image, at uniform noise in [-S, S] (0: at the image); lets the attack leave a point where the gradient is exactly 0' },
     overshoot: { type: 'string', value: 'E', help: 'deepfool: the overshoot η (0.02); deepfool follows --norm' },
     theta: { type: 'string', value: 'T', help: 'jsma: the change of a chosen pixel, a fraction of the box (+1 raises pixels to 1)' },
     gamma: { type: 'string', value: 'G', help: 'jsma: the largest fraction of pixels that may change, in (0, 1] (1)' },
@@ -362,7 +363,7 @@ function makeMinimumDistortion(kind: MinimumDistortionName, values: Record<strin
   const count = { min: 1, integer: true };
   const common = { discretize: Boolean(values.discretize) };
   const norm = choiceOption('attack', 'norm', values.norm, ['linf', 'l2'] as const);
-  const cw = { kappa: number('kappa', { min: 0 }), maxIterations: number('max-iterations', count), initialConst: number('initial-const', positive), lr: number('lr', positive), ...common };
+  const cw = { kappa: number('kappa', { min: 0 }), maxIterations: number('max-iterations', count), initialConst: number('initial-const', positive), lr: number('lr', positive), startNoise: number('start-noise', { min: 0, max: 1 }), ...common };
   const defined = <T extends object>(o: T): T => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
   switch (kind) {
     case 'cw-l2':

@@ -97,6 +97,30 @@ describe('the closest adversarial example of a linear classifier', () => {
   });
 });
 
+test('startNoise lets the C&W attacks leave an image where the input gradient is exactly zero (an all-black image on dead ReLUs)', () => {
+  // Z = (2, 0) + Σᵢ relu(xᵢ − 0.25)·(0, 1): class 0 at x = 0, where no pixel gets a gradient.
+  const model = (x: Tensor) => scope(() => x.sub(0.25).relu().flatten(1).sum(1, { keepdim: true }).mul(tensor([[0, 1]])).add(tensor([[2, 0]])));
+  scope(() => {
+    const black = rand([4, 1, 8, 8]).mul(0);
+    const labels = tensor([0, 0, 0, 0], { dtype: 'int64' });
+    const targets = tensor([1, 1, 1, 1], { dtype: 'int64' });
+    const attacks = (startNoise: number) => [
+      new CWL2({ searchSteps: 3, maxIterations: 300, initialConst: 1, startNoise }),
+      new CWL0({ maxIterations: 300, initialConst: 1, startNoise }),
+      new CWLinf({ maxIterations: 300, initialConst: 0.1, startNoise }),
+    ];
+    for (const attack of attacks(0)) assert.ok(attack.run(model, black, { labels, targets }).success.logicalNot().all().item(), `${attack.name} cannot move from a flat start`);
+    manualSeed(0);
+    for (const attack of attacks(0.5)) {
+      const result = attack.run(model, black, { labels, targets });
+      assert.ok(result.success.all().item(), `${attack.name} from a start beside the image: success ${result.success.toArray()}`);
+      assert.ok(noGrad(() => model(result.adversarial).argmax(1).eq(targets).all().item()), `${attack.name}: re-fed successes`);
+      // Reaching class 1 needs Σ relu(xᵢ − 0.25) > 2, at least ‖δ‖₂ = √2 (eight pixels at 0.5); the noise itself is not kept.
+      assert.ok(result.l2.max().item() < 2, `${attack.name}: L2 ${result.l2.toArray()}`);
+    }
+  });
+});
+
 test('the goal margin masks the excluded class with −∞, so negative logits are handled (torchattacks multiplies by 0)', () => {
   scope(() => {
     const logits = tensor([[-5, -1, -3], [2, -4, -6]]);
@@ -385,6 +409,9 @@ test('bad options get clear errors', () => {
     [() => new CWLinf({ largestConst: 1e-6 }), /CWLinf: largestConst must be finite and above initialConst \(0.00001\), got 0.000001/],
     [() => new CWL0({ kappa: -0.5 }), /CWL0: kappa must be a finite number >= 0, got -0.5/],
     [() => new CWL0({ maxIterations: 0 }), /CWL0: maxIterations must be an integer >= 1, got 0/],
+    [() => new CWL2({ startNoise: -0.1 }), /CWL2: startNoise must be a number from 0 to the box's width 1, got -0.1/],
+    [() => new CWL0({ startNoise: 2 }), /CWL0: startNoise must be a number from 0 to the box's width 1, got 2/],
+    [() => new CWLinf({ startNoise: Number.NaN }), /CWLinf: startNoise must be a number from 0 to the box's width 1, got NaN/],
     [() => new CWL2({ discretize: 'yes' as unknown as boolean }), /CWL2: discretize must be true or false, got/],
     [() => new LBFGSAttack({ searchSteps: 0 }), /L-BFGS: searchSteps must be an integer >= 1, got 0/],
     [() => new LBFGSAttack({ initialConst: -1 }), /L-BFGS: initialConst must be a finite number > 0, got -1/],

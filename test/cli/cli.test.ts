@@ -66,6 +66,8 @@ const BAD: [string, string[], RegExp][] = [
   ['an option the attack does not take', ['attack', '--attack', 'jsma', '--kappa', '5', '--weights', 'x.safetensors'], /jsma does not take --kappa; it takes --theta, --gamma, --variant, --discretize/],
   ['a negative κ', ['attack', '--attack', 'cw-l2', '--kappa=-1', '--weights', 'x.safetensors'], /--kappa must be >= 0, got -1/],
   ['no search steps', ['attack', '--attack', 'cw-l2', '--search-steps', '0', '--weights', 'x.safetensors'], /--search-steps must be >= 1, got 0/],
+  ['start noise beyond the box', ['attack', '--attack', 'cw-linf', '--start-noise', '1.5', '--weights', 'x.safetensors'], /--start-noise must be <= 1, got 1.5/],
+  ['start noise for DeepFool', ['attack', '--attack', 'deepfool', '--start-noise', '0.1', '--weights', 'x.safetensors'], /deepfool does not take --start-noise/],
   ['a θ of 0', ['attack', '--attack', 'jsma', '--theta', '0', '--weights', 'x.safetensors'], /--theta must not be 0/],
   ['γ above 1', ['attack', '--attack', 'jsma', '--gamma', '1.5', '--weights', 'x.safetensors'], /--gamma must be <= 1, got 1.5/],
   ['an unknown JSMA variant', ['attack', '--attack', 'jsma', '--variant', 'g', '--weights', 'x.safetensors'], /--variant must be one of z, f, got 'g'/],
