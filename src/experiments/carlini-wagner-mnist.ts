@@ -9,7 +9,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { cat, manualSeed, noGrad, scope, tensor, zeros, type Tensor } from '../tensor/index.js';
+import { cat, enableGrad, grad, manualSeed, noGrad, scope, tensor, zeros, type Tensor } from '../tensor/index.js';
 import { DataLoader, TensorDataset } from '../data/dataset.js';
 import { loadMnist } from '../data/mnist.js';
 import { saveSafetensors } from '../io/safetensors.js';
@@ -143,7 +143,8 @@ export interface CwMnistResult {
   /** Untargeted C&W L2 on the natural network (temperature null) and each distilled one. */
   temperatureSweep: { temperature: number | null; testAccuracy: number; row: MethodRow }[];
   transfer: { count: number; points: { kappa: number; success: number; meanL2: number; toUndistilled: number; toDistilled: number; seconds: number }[] };
-  figure6: ExampleStrip[];
+  /** The attacks start beside the black image, at uniform noise in [−startNoise, startNoise], when the network's input gradient there is exactly 0 (else at it: startNoise 0). */
+  figure6: { startNoise: number; strips: ExampleStrip[] };
   examples: ExampleStrip[];
   totalSeconds: number;
   paper: typeof PAPER;
@@ -432,21 +433,42 @@ function strip(method: string, x: Tensor, y: Tensor, adversarial: Tensor, succes
   };
 }
 
-/** Figure 6: an all-black image towards each digit the natural network does not already read in it, by each C&W attack. */
-function blackImage(model: CWMnistNet, o: CwMnistResult['options'], callbacks: ExperimentCallbacks): ExampleStrip[] {
-  callbacks.log?.('Figure 6: an all-black image towards each digit');
+// Figure 6's start beside the black image, where the gradient there is exactly 0: noise a conv filter sees through a dead ReLU.
+const FIGURE6_START_NOISE = 0.2;
+// From that start, C&W L0 begins at this c: at its default 1e-3 the distance term pulls the image back to black within
+// a hundred steps, and its later values of c go on from there (Carlini's warm continuation), where nothing moves again.
+const FIGURE6_L0_CONST = 1;
+
+/** Whether the model's logits have an input gradient at x that is not exactly 0. */
+function hasInputGradient(model: CWMnistNet, x: Tensor): boolean {
+  return scope(() => {
+    const input = x.clone().requiresGrad_(true);
+    const [g] = grad(enableGrad(() => model.forward(input).square().sum()), input);
+    return g!.abs().sum().item() > 0;
+  });
+}
+
+/**
+ * Figure 6: an all-black image towards each digit the natural network does
+ * not already read in it, by each C&W attack. Where the network's input
+ * gradient at black is exactly 0 (its first ReLUs all off), no descent
+ * started there can move, so the attacks start beside it (startNoise).
+ */
+function blackImage(model: CWMnistNet, o: CwMnistResult['options'], callbacks: ExperimentCallbacks): CwMnistResult['figure6'] {
   const black = zeros([9, 1, 28, 28]);
+  const startNoise = hasInputGradient(model, black.narrow(0, 0, 1)) ? 0 : FIGURE6_START_NOISE;
+  callbacks.log?.(`Figure 6: an all-black image towards each digit${startNoise > 0 ? ` (the gradient there is 0: starting at noise in [-${startNoise}, ${startNoise}])` : ''}`);
   const read = predict(model, black.narrow(0, 0, 1)).item();
   const others = Array.from({ length: 10 }, (_, d) => d).filter((d) => d !== read);
   const labels = noGrad(() => zeros([9], { dtype: 'int64' }).add(read));
   const targets = tensorOf(others);
   const attacks: [string, DistortionNorm, Attack][] = [
-    ['C&W L0', 'l0', new CWL0({ maxIterations: o.l0LinfIterations })],
-    ['C&W L2', 'l2', new CWL2({ searchSteps: o.searchSteps, maxIterations: o.maxIterations })],
-    ['C&W L∞', 'linf', new CWLinf({ maxIterations: o.l0LinfIterations })],
+    ['C&W L0', 'l0', new CWL0({ maxIterations: o.l0LinfIterations, startNoise, ...(startNoise > 0 ? { initialConst: FIGURE6_L0_CONST } : {}) })],
+    ['C&W L2', 'l2', new CWL2({ searchSteps: o.searchSteps, maxIterations: o.maxIterations, startNoise })],
+    ['C&W L∞', 'linf', new CWLinf({ maxIterations: o.l0LinfIterations, startNoise })],
   ];
   try {
-    return attacks.map(([method, norm, attack]) => {
+    const strips = attacks.map(([method, norm, attack]) => {
       const result = attack.run(model, black, { labels, targets });
       try {
         const rows = rowOutcomes(result);
@@ -455,6 +477,7 @@ function blackImage(model: CWMnistNet, o: CwMnistResult['options'], callbacks: E
         result.dispose();
       }
     });
+    return { startNoise, strips };
   } finally {
     for (const t of [black, labels, targets]) t.dispose();
   }

@@ -90,7 +90,11 @@ The paper: ${escapeHtml(result.paper.transfer)}.</p>
 <div class="charts"><div><canvas id="transfer"></canvas></div><div><canvas id="sweep"></canvas></div></div>
 
 <h2>Figure 6: an all-black image read as each digit</h2>
-<p>The smallest change each C&amp;W attack finds that makes the natural network read an all-black image as each digit (the digit it already reads needs none).</p>
+<p>The smallest change each C&amp;W attack finds that makes the natural network read an all-black image as each digit (the digit it already reads needs none).${
+  result.figure6.startNoise > 0
+    ? ` The network's input gradient at the black image is exactly 0 (its first-layer ReLUs are all off there), so a descent started there cannot move: the attacks start beside it, at uniform noise in [&minus;${result.figure6.startNoise}, ${result.figure6.startNoise}] (C&amp;W L0 with c from 1, since at 1e-3 its distance term pulls the image back to black first), and the distance is measured from black.`
+    : ''
+}</p>
 <div id="figure6"></div>
 <h2>Adversarial examples by method</h2>
 <p>The first image towards each other class (DeepFool: untargeted); red captions mark failures.</p>
@@ -117,7 +121,7 @@ function strips(id, list, showClean) {
     root.append(line);
   }
 }
-strips('figure6', data.figure6, true);
+strips('figure6', data.figure6.strips, true);
 strips('examples', data.examples, true);
 </script></body></html>
 `;

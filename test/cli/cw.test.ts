@@ -42,8 +42,9 @@ test('reproduce cw at a toy budget trains every network, fills every table and w
   for (const s of result.temperatureSweep) assert.equal(s.row.targeted, false, 'the sweep attacks untargeted');
   assert.deepEqual(result.transfer.points.map((p: { kappa: number }) => p.kappa), [0, 10]);
   for (const p of result.transfer.points) for (const key of ['success', 'toUndistilled', 'toDistilled']) assert.ok(Number.isNaN(p[key]) || p[key] === null || (p[key] >= 0 && p[key] <= 1), `${key} ${p[key]}`);
-  assert.deepEqual(result.figure6.map((s: { method: string }) => s.method), ['C&W L0', 'C&W L2', 'C&W L∞']);
-  for (const s of result.figure6) {
+  assert.deepEqual(result.figure6.strips.map((s: { method: string }) => s.method), ['C&W L0', 'C&W L2', 'C&W L∞']);
+  assert.ok(result.figure6.startNoise === 0 || result.figure6.startNoise === 0.2, `Figure 6's start noise ${result.figure6.startNoise}`);
+  for (const s of result.figure6.strips) {
     assert.equal(s.images.length, 9, 'every digit but the one the black image already reads');
     assert.ok(s.clean.every((v: number) => v === 0), 'the black image');
     assert.ok(!s.images.some((im: { target: number }) => im.target === s.label));
