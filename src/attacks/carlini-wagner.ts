@@ -219,9 +219,13 @@ function descendRows(model: (x: Tensor) => Tensor, p: GrowingConstProblem, o: Gr
           const hinge = cwObjective(logits, r.goal, p.targeted, p.kappa).add(p.kappa);
           return { image, logits, hinge, penalty: p.penalty(image, r.rows) };
         });
-        const loss = enableGrad(() => terms.hinge.mul(r.c).add(terms.penalty));
+        // Adam descends on (c·f + penalty)/c, the same problem at every c: on c·f + penalty, as Carlini's code, a
+        // small c leaves the gradient at a pixel on the box's edge (c·∇f·tanh′ ≈ 1e-5·0.05·1e-6) far below Adam's
+        // ε = 1e-8, so the image does not move until c nears 1 (C&W L∞ then failed 2% of MNIST targets at 200
+        // iterations). The gradient reported (L0's pixel ranking) is the unscaled loss's.
+        const loss = enableGrad(() => terms.hinge.add(terms.penalty.div(r.c)));
         enableGrad(() => loss.sum()).backward();
-        const gradient = adam.variable.grad!;
+        const gradient = noGrad(() => adam.variable.grad!.mul(perExample(r.c, p.x.ndim)));
         const solved = noGrad(() => p.solved({ hinge: terms.hinge.detach(), penalty: terms.penalty.detach(), c: r.c, logits: terms.logits.detach() }, r.rows));
         const point = { solved, loss: loss.detach(), image: terms.image.detach(), gradient, w: adam.variable.detach().clone() };
         adam.step();

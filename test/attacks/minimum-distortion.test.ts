@@ -121,6 +121,20 @@ test('startNoise lets the C&W attacks leave an image where the input gradient is
   });
 });
 
+test("C&W L∞ and L0 move pixels at the box's edge from their default c₀ (c·∇f there is far below Adam's ε)", () => {
+  // Z = (0.01, Σᵢ xᵢ): from black, class 1 needs Σ xᵢ > 0.01, w from −7.25 to about −3.7 per pixel, some 700 Adam steps.
+  const model = (x: Tensor) => scope(() => x.flatten(1).sum(1, { keepdim: true }).mul(tensor([[0, 1]])).add(tensor([[0.01, 0]])));
+  scope(() => {
+    const black = rand([2, 1, 4, 4]).mul(0);
+    const options = { labels: tensor([0, 0], { dtype: 'int64' }), targets: tensor([1, 1], { dtype: 'int64' }) };
+    // 50 iterations per c: c from 1e-5 reaches 1 only at its 18th value.
+    for (const attack of [new CWLinf({ maxIterations: 50 }), new CWL0({ maxIterations: 50 })]) {
+      const result = attack.run(model, black, options);
+      assert.ok(result.success.all().item(), `${attack.name}: success ${result.success.toArray()}`);
+    }
+  });
+});
+
 test('the goal margin masks the excluded class with −∞, so negative logits are handled (torchattacks multiplies by 0)', () => {
   scope(() => {
     const logits = tensor([[-5, -1, -3], [2, -4, -6]]);
