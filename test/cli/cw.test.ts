@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { netlab } from '../helpers.js';
+import { netlab, netlabRunner } from '../helpers.js';
 
 let dir: string;
 before(() => {
@@ -15,8 +15,9 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 test('reproduce cw at a toy budget trains every network, fills every table and writes results.json and an offline report', () => {
   const out = join(dir, 'run');
-  // Every part at its smallest: one image × 9 targets, one value of c, a few iterations.
-  const run = netlab('reproduce', 'cw', '--out', out, '--train-n', '5000', '--natural-epochs', '2', '--distill-epochs', '2', '--half-epochs', '2', '--temperatures', '1,20',
+  // Every part at its smallest: one image × 9 targets, one value of c, a few iterations. Nine networks are still
+  // trained (about 4 minutes on 2 cores), hence a longer limit than the usual 5 minutes.
+  const run = netlabRunner({ timeout: 900_000 })('reproduce', 'cw', '--out', out, '--train-n', '5000', '--natural-epochs', '2', '--distill-epochs', '2', '--half-epochs', '2', '--temperatures', '1,20',
     '--n', '1', '--transfer-n', '2', '--kappas', '0,10', '--search-steps', '1', '--max-iterations', '20', '--l0-linf-iterations', '10', '--transfer-search-steps', '1', '--json');
   assert.equal(run.code, 0, run.stderr);
   const result = JSON.parse(run.stdout);
