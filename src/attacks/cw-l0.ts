@@ -80,11 +80,10 @@ export class CWL0 extends Attack {
     if (x.ndim < 3) throw new RangeError(`CWL0: expected images [N, C, …] (a pixel spans the channels), got ${x.describe()}`);
     const n = x.shape[0];
     const pixelShape = [n, 1, ...x.shape.slice(2)];
-    // Per example: the pixels it may still change (1) or has fixed to the clean value (0), c, the last success, and whether it has ended.
-    let state = { allowed: full(pixelShape, 1), c: full([n], this.initialConst), last: x.clone(), ended: zeros([n], { dtype: 'bool' }) };
+    // Per example: the pixels it may still change (1) or has fixed to the clean value (0), c, the last success, where
+    // the next problem starts (startingPoint, then the last solution: a warm start), and whether it has ended.
+    let state = { allowed: full(pixelShape, 1), c: full([n], this.initialConst), last: x.clone(), start: startingPoint(x, this.startNoise, this.box), ended: zeros([n], { dtype: 'bool' }) };
     let iterations = 0;
-    // The first problem's start; later ones start from the last success.
-    let first: Tensor | null = startingPoint(x, this.startNoise, this.box);
     while (true) {
       const rows = noGrad(() => state.ended.logicalNot().nonzero().flatten());
       if (rows.shape[0] === 0) {
@@ -98,7 +97,7 @@ export class CWL0 extends Attack {
           model,
           {
             x: clean,
-            start: (first ?? state.last).indexSelect(0, rows),
+            start: state.start.indexSelect(0, rows),
             goal: goal.indexSelect(0, rows),
             targeted,
             c: state.c.indexSelect(0, rows),
@@ -120,16 +119,15 @@ export class CWL0 extends Attack {
             allowed: state.allowed.clone().indexPut_([rows], fixed),
             c: state.c.clone().indexPut_([rows], solution.c),
             last: state.last.clone().indexPut_([rows], where(perExample(solution.solved, x.ndim), solution.image, state.last.indexSelect(0, rows))),
+            start: state.start.clone().indexPut_([rows], solution.image),
             ended: state.ended.clone().indexPut_([rows], solution.solved.logicalNot().logicalOr(stuck)),
           };
         });
       });
       rows.dispose();
-      first?.dispose();
-      first = null;
       state = advance(state, next);
     }
-    for (const t of [state.allowed, state.c, state.ended]) t.dispose();
+    for (const t of [state.allowed, state.c, state.start, state.ended]) t.dispose();
     return { adversarial: state.last, iterations };
   }
 }

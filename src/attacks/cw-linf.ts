@@ -78,11 +78,10 @@ export class CWLinf extends Attack {
     const [lo, hi] = this.box;
     const n = x.shape[0];
     const smallestTau = (hi - lo) / 256;
-    // Per example: τ, c, the last success (x itself until there is one) and whether the attack has ended.
-    let state = { tau: full([n], hi - lo), c: full([n], this.initialConst), last: x.clone(), ended: zeros([n], { dtype: 'bool' }) };
+    // Per example: τ, c, the last success (x itself until there is one), where the next problem starts (startingPoint,
+    // then the last solution: a warm start) and whether the attack has ended.
+    let state = { tau: full([n], hi - lo), c: full([n], this.initialConst), last: x.clone(), start: startingPoint(x, this.startNoise, this.box), ended: zeros([n], { dtype: 'bool' }) };
     let iterations = 0;
-    // The first problem's start; later ones start from the last success.
-    let first: Tensor | null = startingPoint(x, this.startNoise, this.box);
     while (true) {
       const rows = noGrad(() => state.ended.logicalNot().logicalAnd(state.tau.gt(smallestTau)).nonzero().flatten());
       if (rows.shape[0] === 0) {
@@ -97,7 +96,7 @@ export class CWLinf extends Attack {
           model,
           {
             x: clean,
-            start: (first ?? state.last).indexSelect(0, rows),
+            start: state.start.indexSelect(0, rows),
             goal: goals,
             targeted,
             c: state.c.indexSelect(0, rows),
@@ -116,16 +115,15 @@ export class CWLinf extends Attack {
             tau: state.tau.clone().indexPut_([rows], where(solution.solved, nextTau, tau)),
             c: state.c.clone().indexPut_([rows], solution.c),
             last: state.last.clone().indexPut_([rows], where(perExample(solution.solved, x.ndim), solution.image, state.last.indexSelect(0, rows))),
+            start: state.start.clone().indexPut_([rows], solution.image),
             ended: state.ended.clone().indexPut_([rows], solution.solved.logicalNot()),
           };
         });
       });
       rows.dispose();
-      first?.dispose();
-      first = null;
       state = advance(state, next);
     }
-    for (const t of [state.tau, state.c, state.ended]) t.dispose();
+    for (const t of [state.tau, state.c, state.start, state.ended]) t.dispose();
     return { adversarial: state.last, iterations };
   }
 }
