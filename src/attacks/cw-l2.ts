@@ -11,7 +11,7 @@
 // Carlini's code). Every example keeps the closest success of all its steps.
 // Each step starts at the image, as Carlini's code, or beside it (startNoise).
 import { enableGrad, noGrad } from '../tensor/autograd.js';
-import { arange, full, zeros } from '../tensor/creation.js';
+import { arange, full, zeros, zerosLike } from '../tensor/creation.js';
 import { where } from '../tensor/ops.js';
 import { scope } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -108,8 +108,10 @@ export class CWL2 extends Attack {
     // The examples still running (indices into the batch), their inputs and their part of the result.
     let rows = arange(n, { dtype: 'int64' });
     let running = { x: x.clone(), w0: w0.clone(), goal: goal.clone(), c: c.clone(), previous: full([n], Infinity), ...fresh() };
-    // Adam runs on the offset from w0, from the start's offset (0 at the image).
-    const adam = new RowAdam(noGrad(() => scope(() => toTanhSpace(startingPoint(x, this.startNoise, this.box), this.box).sub(w0))), this.lr);
+    // Adam runs on the offset from w0, from 0 (at the image, Carlini's start) or from the start beside it.
+    const offset = this.startNoise > 0 ? noGrad(() => scope(() => toTanhSpace(startingPoint(x, this.startNoise, this.box), this.box).sub(w0))) : zerosLike(w0);
+    const adam = new RowAdam(offset, this.lr);
+    offset.dispose();
     const checkEvery = Math.max(1, Math.floor(this.maxIterations / 10));
     let iterations = 0;
     // Writes the running examples' part back into the result.
