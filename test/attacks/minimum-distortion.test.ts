@@ -135,6 +135,21 @@ test("C&W L∞ and L0 move pixels at the box's edge from their default c₀ (c·
   });
 });
 
+test("C&W L∞'s first problem, whose penalty is 0 at every point, keeps its c through a stall instead of restarting at the next", () => {
+  // Z = (4, 2·Σᵢ xᵢ): from black, class 1 needs Σ xᵢ > 2 (every pixel at 1/8), w from −7.25 to about −1 per pixel,
+  // some 1,200 Adam steps at lr 5e-3. Near the box's edge tanh is flat, so over each of the first few hundred steps
+  // f falls by less than the stall test's 0.01%: with the test, each of the two values of c (1e-5, 2e-5) ends after
+  // 101 steps, and the attack fails.
+  const model = (x: Tensor) => scope(() => x.flatten(1).sum(1, { keepdim: true }).mul(tensor([[0, 2]])).add(tensor([[4, 0]])));
+  scope(() => {
+    const black = rand([2, 1, 4, 4]).mul(0);
+    const result = new CWLinf({ maxIterations: 1000, largestConst: 4e-5 }).run(model, black, { labels: tensor([0, 0], { dtype: 'int64' }), targets: tensor([1, 1], { dtype: 'int64' }) });
+    assert.ok(result.success.all().item(), `success ${result.success.toArray()}`);
+    // The smallest L∞ change is 1/8 on every pixel; the attack ends once τ falls below 0.9 of its last success.
+    assert.ok(result.linf.max().item() < 0.125 / 0.9 ** 2, `L∞ ${result.linf.toArray()}`);
+  });
+});
+
 test('the goal margin masks the excluded class with −∞, so negative logits are handled (torchattacks multiplies by 0)', () => {
   scope(() => {
     const logits = tensor([[-5, -1, -3], [2, -4, -6]]);
