@@ -129,7 +129,7 @@ export interface GrowingConstOptions {
   /** c stops growing here: a row not solved below it has failed. */
   largestConst: number;
   constFactor: number;
-  /** A row whose loss has not fallen by 0.01% over a tenth of maxIterations (at least 100), and whose penalty is not 0, gives up on its c and tries the next. */
+  /** A row whose loss has not fallen by 0.01% over a tenth of maxIterations (at least 100) gives up on its c and tries the next. */
   abortEarly: boolean;
 }
 
@@ -151,8 +151,7 @@ export interface GrowingConstSolution {
  * solved within maxIterations try again with c × constFactor, until
  * c reaches largestConst. Carlini's L0 and L∞ attacks (l0_attack.py,
  * li_attack.py) share this loop; here it runs on a batch. With abortEarly,
- * a row also leaves a value of c when its loss stalls, by C&W L2's test
- * (unless its penalty is 0, where c changes nothing):
+ * a row also leaves a value of c when its loss stalls, by C&W L2's test:
  * Carlini's loop spends all maxIterations on every c too small to succeed,
  * and the last problem of each example fails by design, so without the
  * test most of the attack's time goes to values of c that cannot win.
@@ -228,18 +227,15 @@ function descendRows(model: (x: Tensor) => Tensor, p: GrowingConstProblem, o: Gr
         enableGrad(() => loss.sum()).backward();
         const gradient = noGrad(() => adam.variable.grad!.mul(perExample(r.c, p.x.ndim)));
         const solved = noGrad(() => p.solved({ hinge: terms.hinge.detach(), penalty: terms.penalty.detach(), c: r.c, logits: terms.logits.detach() }, r.rows));
-        const point = { solved, loss: loss.detach(), penalty: terms.penalty.detach(), image: terms.image.detach(), gradient, w: adam.variable.detach().clone() };
+        const point = { solved, loss: loss.detach(), image: terms.image.detach(), gradient, w: adam.variable.detach().clone() };
         adam.step();
         return point;
       });
       iterations++;
-      // At a check, rows that stalled leave unsolved, from where Adam has taken them. A row whose penalty is 0 stays:
-      // its loss is f alone at every c, so a larger c would only restart the same descent. (In C&W L∞'s first
-      // problem, τ = the box's width, the penalty is 0 everywhere; a digit whose target needs background pixels
-      // raised, each at the box's edge where tanh is flat, can show no fall in f for thousands of steps while w moves.)
+      // At a check, rows that stalled leave unsolved, from where Adam has taken them.
       let stalled: Tensor | null = null;
       if (o.abortEarly && i % checkEvery === 0) {
-        stalled = noGrad(() => scope(() => now.solved.logicalNot().logicalAnd(now.loss.gt(running.previous.mul(0.9999))).logicalAnd(now.penalty.gt(0))));
+        stalled = noGrad(() => scope(() => now.solved.logicalNot().logicalAnd(now.loss.gt(running.previous.mul(0.9999)))));
         running = advance(running, { ...running, previous: now.loss.clone() });
       }
       const leaving = stalled === null ? now.solved : noGrad(() => now.solved.logicalOr(stalled!));

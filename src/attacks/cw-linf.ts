@@ -7,7 +7,8 @@
 // c; c doubles (up to a bound) while a problem is not solved. The attack
 // ends when a problem fails or τ falls below 1/256 of the box, and returns
 // the last success. Defaults as Carlini's li_attack.py, except that a value
-// of c also ends when its loss stalls (abortEarly; see solveWithGrowingConst).
+// of c also ends when its loss stalls (abortEarly; see solveWithGrowingConst),
+// except in the first problem.
 import { noGrad } from '../tensor/autograd.js';
 import { full, zeros } from '../tensor/creation.js';
 import { where } from '../tensor/ops.js';
@@ -28,7 +29,7 @@ export interface CWLinfOptions extends AttackOptions {
   largestConst?: number;
   /** τ's factor after each success. */
   decreaseFactor?: number;
-  /** A value of c ends early when the loss has not fallen by 0.01% over a tenth of maxIterations, at least 100 (C&W L2's test; Carlini's L∞ code ends it only on success). */
+  /** A value of c ends early when the loss has not fallen by 0.01% over a tenth of maxIterations, at least 100 (C&W L2's test; Carlini's L∞ code ends it only on success); not in the first problem, whose loss is the same at every c. */
   abortEarly?: boolean;
   /** The first problem starts at the image plus uniform noise in [−s, s] (0: at the image, as Carlini's code); see startingPoint. */
   startNoise?: number;
@@ -82,6 +83,11 @@ export class CWLinf extends Attack {
     // then the last solution: a warm start) and whether the attack has ended.
     let state = { tau: full([n], hi - lo), c: full([n], this.initialConst), last: x.clone(), start: startingPoint(x, this.startNoise, this.box), ended: zeros([n], { dtype: 'bool' }) };
     let iterations = 0;
+    // The first problem, τ = the box's width, has no penalty: f alone at every c, so a stall there is no reason to try
+    // the next c, which would go on with the same descent. It runs without the stall test: a digit whose target needs
+    // background pixels raised, each at the box's edge where tanh is flat, can show no fall in f for hundreds of steps
+    // while w moves, and MNIST's hardest targets need thousands.
+    let firstProblem = true;
     while (true) {
       const rows = noGrad(() => state.ended.logicalNot().logicalAnd(state.tau.gt(smallestTau)).nonzero().flatten());
       if (rows.shape[0] === 0) {
@@ -105,7 +111,7 @@ export class CWLinf extends Attack {
             penalty: (image, r) => image.sub(clean.indexSelect(0, r)).abs().sub(perExample(tau.indexSelect(0, r), x.ndim)).relu().flatten(1).sum(1),
             solved: ({ hinge, penalty, c, logits }, r) => hinge.mul(c).add(penalty).lt(c.mul(SOLVED_LOSS)).logicalAnd(reached(logits, goals.indexSelect(0, r), targeted)),
           },
-          { lr: this.lr, maxIterations: this.maxIterations, largestConst: this.largestConst, constFactor: CONST_FACTOR, abortEarly: this.abortEarly },
+          { lr: this.lr, maxIterations: this.maxIterations, largestConst: this.largestConst, constFactor: CONST_FACTOR, abortEarly: this.abortEarly && !firstProblem },
         );
         iterations += solution.iterations;
         return noGrad(() => {
@@ -121,6 +127,7 @@ export class CWLinf extends Attack {
         });
       });
       rows.dispose();
+      firstProblem = false;
       state = advance(state, next);
     }
     for (const t of [state.tau, state.c, state.start, state.ended]) t.dispose();

@@ -135,11 +135,11 @@ test("C&W L∞ and L0 move pixels at the box's edge from their default c₀ (c·
   });
 });
 
-test("C&W L∞'s first problem, whose penalty is 0 at every point, keeps its c through a stall instead of restarting at the next", () => {
+test("C&W L∞'s first problem (τ = the box's width: no penalty, the same loss at every c) keeps its c through a stall", () => {
   // Z = (4, 2·Σᵢ xᵢ): from black, class 1 needs Σ xᵢ > 2 (every pixel at 1/8), w from −7.25 to about −1 per pixel,
   // some 1,200 Adam steps at lr 5e-3. Near the box's edge tanh is flat, so over each of the first few hundred steps
-  // f falls by less than the stall test's 0.01%: with the test, each of the two values of c (1e-5, 2e-5) ends after
-  // 101 steps, and the attack fails.
+  // f falls by less than the stall test's 0.01%: with the test, each of the two values of c (1e-5, 2e-5) would end
+  // after 101 steps, and the attack fail.
   const model = (x: Tensor) => scope(() => x.flatten(1).sum(1, { keepdim: true }).mul(tensor([[0, 2]])).add(tensor([[4, 0]])));
   scope(() => {
     const black = rand([2, 1, 4, 4]).mul(0);
