@@ -54,22 +54,32 @@ export function checkStartNoise(name: string, startNoise: number, box: [number, 
   if (!(startNoise >= 0 && startNoise <= box[1] - box[0])) throw new RangeError(`${name}: startNoise must be a number from 0 to the box's width ${box[1] - box[0]}, got ${startNoise}`);
 }
 
+/** Adam's state for rows of a variable: both moments and, per row, the steps taken (float [k]). */
+export interface AdamState {
+  expAvg: Tensor;
+  expAvgSq: Tensor;
+  steps: Tensor;
+}
+
 /**
  * Adam (PyTorch's update, β = (0.9, 0.999), ε = 1e-8) on a tensor whose rows
- * are independent problems, which can drop rows as their problems finish:
- * the attacks compute only the examples still running.
+ * are independent problems, which can drop rows as their problems finish
+ * (the attacks compute only the examples still running) and can resume from
+ * a saved state (each row counts its own steps for the bias correction).
  */
 export class RowAdam {
   /** The optimised tensor (requires grad); replaced by keep(). */
   variable: Tensor;
   private expAvg: Tensor;
   private expAvgSq: Tensor;
-  private steps = 0;
+  private steps: Tensor;
 
-  constructor(start: Tensor, private readonly lr: number) {
+  /** Starts at `start`, from `state` (copied) or from no steps. */
+  constructor(start: Tensor, private readonly lr: number, state?: AdamState) {
     this.variable = start.detach().clone().requiresGrad_(true);
-    this.expAvg = zerosLike(start);
-    this.expAvgSq = zerosLike(start);
+    this.expAvg = state === undefined ? zerosLike(start) : state.expAvg.clone();
+    this.expAvgSq = state === undefined ? zerosLike(start) : state.expAvgSq.clone();
+    this.steps = state === undefined ? zeros([start.shape[0]]) : state.steps.clone();
   }
 
   /** One step from the variable's gradient. */
@@ -78,27 +88,33 @@ export class RowAdam {
       scope(() => {
         const grad = this.variable.grad;
         if (grad === null) throw new Error('RowAdam: the variable has no gradient; call backward() first');
-        this.steps++;
+        this.steps.add_(1);
         this.expAvg.mul_(0.9).add_(grad, { alpha: 0.1 });
         this.expAvgSq.mul_(0.999).addcmul_(grad, grad, { value: 0.001 });
-        const denom = this.expAvgSq.sqrt().div_(Math.sqrt(1 - 0.999 ** this.steps)).add_(1e-8);
-        this.variable.addcdiv_(this.expAvg, denom, { value: -this.lr / (1 - 0.9 ** this.steps) });
+        // Per row: 1 − βᵗ = −expm1(t·ln β), which keeps float32's precision where βᵗ is near 1.
+        const correction = (beta: number) => perExample(this.steps.mul(Math.log(beta)).expm1().neg(), grad.ndim);
+        const denom = this.expAvgSq.sqrt().div_(correction(0.999).sqrt()).add_(1e-8);
+        this.variable.sub_(this.expAvg.div(denom).div_(correction(0.9)).mul_(this.lr));
         this.variable.grad = null;
       }),
     );
   }
 
+  /** Rows `rows` (int64 indices) of Adam's state, copied. */
+  state(rows: Tensor): AdamState {
+    return { expAvg: this.expAvg.indexSelect(0, rows), expAvgSq: this.expAvgSq.indexSelect(0, rows), steps: this.steps.indexSelect(0, rows) };
+  }
+
   /** Keeps rows `rows` (int64 indices) of the variable and of Adam's state. */
   keep(rows: Tensor): void {
     const variable = noGrad(() => this.variable.indexSelect(0, rows)).requiresGrad_(true);
-    const expAvg = this.expAvg.indexSelect(0, rows);
-    const expAvgSq = this.expAvgSq.indexSelect(0, rows);
+    const kept = this.state(rows);
     this.dispose();
-    Object.assign(this, { variable, expAvg, expAvgSq });
+    Object.assign(this, { variable, ...kept });
   }
 
   dispose(): void {
-    for (const t of [this.variable, this.expAvg, this.expAvgSq]) t.dispose();
+    for (const t of [this.variable, this.expAvg, this.expAvgSq, this.steps]) t.dispose();
   }
 }
 
@@ -159,6 +175,8 @@ export interface GrowingConstSolution {
 export function solveWithGrowingConst(model: (x: Tensor) => Tensor, p: GrowingConstProblem, o: GrowingConstOptions): GrowingConstSolution {
   const m = p.x.shape[0];
   let w = noGrad(() => toTanhSpace(p.start, p.box));
+  // Adam's state, carried from one value of c to the next as in Carlini's code (one optimiser per problem).
+  let adam: AdamState = { expAvg: zeros(p.x.shape), expAvgSq: zeros(p.x.shape), steps: zeros([m]) };
   let state = { solved: zeros([m], { dtype: 'bool' }), image: p.start.clone(), gradient: zeros(p.x.shape), c: p.c.clone() };
   let iterations = 0;
   try {
@@ -168,7 +186,7 @@ export function solveWithGrowingConst(model: (x: Tensor) => Tensor, p: GrowingCo
         rows.dispose();
         break;
       }
-      const round = descendRows(model, p, o, rows, w, state);
+      const round = descendRows(model, p, o, rows, w, adam, state);
       iterations += round.iterations;
       const merged = noGrad(() =>
         scope(() => ({
@@ -180,10 +198,11 @@ export function solveWithGrowingConst(model: (x: Tensor) => Tensor, p: GrowingCo
       );
       state = advance(state, merged);
       w = advance({ w }, { w: noGrad(() => w.clone().indexPut_([rows], round.w)) }).w;
-      for (const t of [rows, round.solved, round.image, round.gradient, round.c, round.w]) t.dispose();
+      adam = advance(adam, noGrad(() => ({ expAvg: adam.expAvg.clone().indexPut_([rows], round.adam.expAvg), expAvgSq: adam.expAvgSq.clone().indexPut_([rows], round.adam.expAvgSq), steps: adam.steps.clone().indexPut_([rows], round.adam.steps) })));
+      for (const t of [rows, round.solved, round.image, round.gradient, round.c, round.w, ...Object.values(round.adam)]) t.dispose();
     }
   } finally {
-    w.dispose();
+    for (const t of [w, ...Object.values(adam)]) t.dispose();
   }
   return { ...state, iterations };
 }
@@ -194,18 +213,19 @@ export function solveWithGrowingConst(model: (x: Tensor) => Tensor, p: GrowingCo
 const STALL_WINDOW = 100;
 
 /**
- * One value of c for rows `rows` of the problem: Adam from their w, each row
- * stopping (and leaving the batch) at its first solved point. Returns, per
- * row, whether it was solved, its image and gradient there, its c, and its w
- * at the end (the warm start of the next c).
+ * One value of c for rows `rows` of the problem: Adam from their w and Adam
+ * state, each row stopping (and leaving the batch) at its first solved point.
+ * Returns, per row, whether it was solved, its image and gradient there, its
+ * c, and its w and Adam state at the end (where the next c goes on).
  */
-function descendRows(model: (x: Tensor) => Tensor, p: GrowingConstProblem, o: GrowingConstOptions, rows: Tensor, w: Tensor, state: { image: Tensor; c: Tensor }) {
+function descendRows(model: (x: Tensor) => Tensor, p: GrowingConstProblem, o: GrowingConstOptions, rows: Tensor, w: Tensor, adamState: AdamState, state: { image: Tensor; c: Tensor }) {
   const k = rows.shape[0];
   const c = state.c.indexSelect(0, rows);
-  let out = { solved: zeros([k], { dtype: 'bool' }), image: state.image.indexSelect(0, rows), gradient: zeros([k, ...p.x.shape.slice(1)]), w: w.indexSelect(0, rows) };
+  const start = { w: w.indexSelect(0, rows), expAvg: adamState.expAvg.indexSelect(0, rows), expAvgSq: adamState.expAvgSq.indexSelect(0, rows), steps: adamState.steps.indexSelect(0, rows) };
+  let out = { solved: zeros([k], { dtype: 'bool' }), image: state.image.indexSelect(0, rows), gradient: zeros([k, ...p.x.shape.slice(1)]), ...start };
   // The rows still running: their places in `out`, their rows of the problem, their c and goals.
   let running = { at: arange(k, { dtype: 'int64' }), rows: rows.clone(), c: c.clone(), goal: p.goal.indexSelect(0, rows), previous: full([k], Infinity) };
-  const adam = new RowAdam(out.w, o.lr);
+  const adam = new RowAdam(start.w, o.lr, start);
   const checkEvery = Math.max(STALL_WINDOW, Math.floor(o.maxIterations / 10));
   let iterations = 0;
   try {
@@ -252,6 +272,7 @@ function descendRows(model: (x: Tensor) => Tensor, p: GrowingConstProblem, o: Gr
             image: out.image.clone().indexPut_([at], now.image.indexSelect(0, found)),
             gradient: out.gradient.clone().indexPut_([at], now.gradient.indexSelect(0, found)),
             w: out.w.clone().indexPut_([at], now.w.indexSelect(0, found)).indexPut_([gaveUpAt], adam.variable.detach().indexSelect(0, gaveUp)),
+            ...adamRows(out, gaveUpAt, adam.state(gaveUp)),
           }))),
         );
         const keep = (t: Tensor) => t.indexSelect(0, going);
@@ -263,12 +284,20 @@ function descendRows(model: (x: Tensor) => Tensor, p: GrowingConstProblem, o: Gr
       for (const t of Object.values(now)) t.dispose();
     }
     // The rows that ran out of iterations keep going from here with the next c.
-    out = advance(out, { ...out, w: noGrad(() => out.w.clone().indexPut_([running.at], adam.variable.detach())) });
+    const all = arange(running.at.shape[0], { dtype: 'int64' });
+    out = advance(out, noGrad(() => scope(() => ({ ...out, w: out.w.clone().indexPut_([running.at], adam.variable.detach()), ...adamRows(out, running.at, adam.state(all)) }))));
+    all.dispose();
   } finally {
     adam.dispose();
     for (const t of Object.values(running)) t.dispose();
   }
-  return { ...out, c, iterations };
+  const { expAvg, expAvgSq, steps, ...rest } = out;
+  return { ...rest, adam: { expAvg, expAvgSq, steps }, c, iterations };
+}
+
+/** `into`'s Adam state with rows `at` replaced by `rows`. */
+function adamRows(into: AdamState, at: Tensor, rows: AdamState): AdamState {
+  return { expAvg: into.expAvg.clone().indexPut_([at], rows.expAvg), expAvgSq: into.expAvgSq.clone().indexPut_([at], rows.expAvgSq), steps: into.steps.clone().indexPut_([at], rows.steps) };
 }
 
 // c's upper bound before a success is known ("no upper bound yet").

@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 
-import { enableGrad, F, grad, liveTensors, manualSeed, nn, noGrad, rand, scope, tensor, Tensor } from '../../src/index.js';
+import { cat, enableGrad, F, grad, liveTensors, manualSeed, nn, noGrad, rand, scope, tensor, Tensor, zeros } from '../../src/index.js';
 import { attackAllTargets, BIM, CWL0, CWL2, CWLinf, DeepFool, FGSM, JSMA, LBFGSAttack, MinimumEps, PGD, cwObjective, fromTanhSpace, goalMargin, toTanhSpace, type AttackResult } from '../../src/attacks/index.js';
 import { RowAdam } from '../../src/attacks/carlini-wagner.js';
 import { Adam } from '../../src/optim/adam.js';
@@ -63,7 +63,9 @@ describe('the closest adversarial example of a linear classifier', () => {
       const quick = new CWLinf(options).run(p.model, p.x, { labels: p.labels });
       assertWithin(patient, p.exact.linf, 'linf', 1 / 0.9 - 1);
       assertWithin(quick, p.exact.linf, 'linf', 1 / 0.9 - 1);
-      assert.ok(quick.iterations < 0.5 * patient.iterations, `${quick.iterations} iterations with the stall test, ${patient.iterations} without`);
+      // With Adam's state carried from one c to the next (Carlini's code) a row reaches the stall test mid-descent,
+      // so the test ends fewer values of c early than with Adam restarted at each: 8,954 of 15,041 iterations here.
+      assert.ok(quick.iterations < (2 / 3) * patient.iterations, `${quick.iterations} iterations with the stall test, ${patient.iterations} without`);
     });
     p.dispose();
   });
@@ -397,8 +399,24 @@ test("RowAdam takes PyTorch Adam's steps, and rows it drops leave the others' st
       rows.step();
     }
     assertClose(rows.variable.detach(), alone.variable.detach(), { rtol: 1e-6, atol: 1e-7 });
+    // Resumed from its state, with rows at different step counts (row 0 after 10 steps, row 1 after 0), a new
+    // RowAdam takes the steps the old one would have.
+    const both = tensor([0, 1], { dtype: 'int64' });
+    const saved = alone.state(both);
+    const fresh = new RowAdam(start.indexSelect(0, both), 0.05);
+    const mixedStart = cat([alone.variable.detach().narrow(0, 0, 1), start.narrow(0, 1, 1)]);
+    const mixedState = { expAvg: cat([saved.expAvg.narrow(0, 0, 1), zeros([1, 4])]), expAvgSq: cat([saved.expAvgSq.narrow(0, 0, 1), zeros([1, 4])]), steps: tensor([10, 0]) };
+    const resumed = new RowAdam(mixedStart, 0.05, mixedState);
+    for (let i = 0; i < 5; i++) {
+      for (const [o, t] of [[alone, keptTarget], [fresh, target.indexSelect(0, both)], [resumed, cat([keptTarget.narrow(0, 0, 1), target.narrow(0, 1, 1)])]] as const) {
+        lossOf(o.variable, t).backward();
+        o.step();
+      }
+    }
+    assertClose(resumed.variable.detach().narrow(0, 0, 1), alone.variable.detach().narrow(0, 0, 1), { rtol: 1e-6, atol: 1e-7 });
+    assertClose(resumed.variable.detach().narrow(0, 1, 1), fresh.variable.detach().narrow(0, 1, 1), { rtol: 1e-6, atol: 1e-7 });
     assertThrowsWith(() => new RowAdam(start, 0.1).step(), /RowAdam: the variable has no gradient/);
-    for (const o of [rows, alone, adam]) o.dispose();
+    for (const o of [rows, alone, adam, fresh, resumed]) o.dispose();
   });
 });
 
