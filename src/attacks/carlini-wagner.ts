@@ -164,8 +164,8 @@ export interface GrowingConstSolution {
 /**
  * Minimises c·f + penalty with Adam on w (x' = ½(tanh(w) + 1) on the box) from
  * the warm start, stopping each row at its first solved point; rows not
- * solved within maxIterations try again with c × constFactor, until
- * c reaches largestConst. Carlini's L0 and L∞ attacks (l0_attack.py,
+ * solved within maxIterations go on with c × constFactor from where they
+ * are, with Adam's state, until c reaches largestConst. Carlini's L0 and L∞ attacks (l0_attack.py,
  * li_attack.py) share this loop; here it runs on a batch. With abortEarly,
  * a row also leaves a value of c when its loss stalls, by C&W L2's test:
  * Carlini's loop spends all maxIterations on every c too small to succeed,
