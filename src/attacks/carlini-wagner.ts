@@ -216,7 +216,7 @@ const STALL_WINDOW = 100;
  * One value of c for rows `rows` of the problem: Adam from their w and Adam
  * state, each row stopping (and leaving the batch) at its first solved point.
  * Returns, per row, whether it was solved, its image and gradient there, its
- * c, and its w and Adam state at the end (where the next c goes on).
+ * c, and, for the rows not solved, their w and Adam state at the end (where the next c goes on).
  */
 function descendRows(model: (x: Tensor) => Tensor, p: GrowingConstProblem, o: GrowingConstOptions, rows: Tensor, w: Tensor, adamState: AdamState, state: { image: Tensor; c: Tensor }) {
   const k = rows.shape[0];
@@ -247,7 +247,7 @@ function descendRows(model: (x: Tensor) => Tensor, p: GrowingConstProblem, o: Gr
         enableGrad(() => loss.sum()).backward();
         const gradient = noGrad(() => adam.variable.grad!.mul(perExample(r.c, p.x.ndim)));
         const solved = noGrad(() => p.solved({ hinge: terms.hinge.detach(), penalty: terms.penalty.detach(), c: r.c, logits: terms.logits.detach() }, r.rows));
-        const point = { solved, loss: loss.detach(), image: terms.image.detach(), gradient, w: adam.variable.detach().clone() };
+        const point = { solved, loss: loss.detach(), image: terms.image.detach(), gradient };
         adam.step();
         return point;
       });
@@ -271,7 +271,7 @@ function descendRows(model: (x: Tensor) => Tensor, p: GrowingConstProblem, o: Gr
             solved: out.solved.clone().indexPut_([at], now.solved.indexSelect(0, found)),
             image: out.image.clone().indexPut_([at], now.image.indexSelect(0, found)),
             gradient: out.gradient.clone().indexPut_([at], now.gradient.indexSelect(0, found)),
-            w: out.w.clone().indexPut_([at], now.w.indexSelect(0, found)).indexPut_([gaveUpAt], adam.variable.detach().indexSelect(0, gaveUp)),
+            w: out.w.clone().indexPut_([gaveUpAt], adam.variable.detach().indexSelect(0, gaveUp)),
             ...adamRows(out, gaveUpAt, adam.state(gaveUp)),
           }))),
         );
