@@ -28,6 +28,7 @@ import { progressBar } from './progress.js';
 import { LAUNCH_OPTIONS, processPlace } from './launch.js';
 import { chunkSeed, completeRows, gatherChunks, shardChunks, type Chunk } from '../distributed/shards.js';
 import { classifierFor, DATASETS, loadDataset, loadModel } from './model-files.js';
+import { definedOnly } from '../options.js';
 
 const BOUNDED = ['fgsm', 'bim', 'pgd', 'apgd-ce', 'apgd-dlr', 'apgd-t', 'fab', 'fab-t', 'square'] as const;
 // The attacks that look for the smallest change that fools the model (no ε).
@@ -364,24 +365,23 @@ function makeMinimumDistortion(kind: MinimumDistortionName, values: Record<strin
   const common = { discretize: Boolean(values.discretize) };
   const norm = choiceOption('attack', 'norm', values.norm, ['linf', 'l2'] as const);
   const cw = { kappa: number('kappa', { min: 0 }), maxIterations: number('max-iterations', count), initialConst: number('initial-const', positive), lr: number('lr', positive), startNoise: number('start-noise', { min: 0, max: 1 }), ...common };
-  const defined = <T extends object>(o: T): T => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
   switch (kind) {
     case 'cw-l2':
-      return { name: MINIMUM_DISTORTION_NAMES[kind], attack: new CWL2(defined({ ...cw, searchSteps: number('search-steps', count) })), norm: 'l2' };
+      return { name: MINIMUM_DISTORTION_NAMES[kind], attack: new CWL2(definedOnly({ ...cw, searchSteps: number('search-steps', count) })), norm: 'l2' };
     case 'cw-l0':
-      return { name: MINIMUM_DISTORTION_NAMES[kind], attack: new CWL0(defined(cw)), norm: 'l0' };
+      return { name: MINIMUM_DISTORTION_NAMES[kind], attack: new CWL0(definedOnly(cw)), norm: 'l0' };
     case 'cw-linf':
-      return { name: MINIMUM_DISTORTION_NAMES[kind], attack: new CWLinf(defined(cw)), norm: 'linf' };
+      return { name: MINIMUM_DISTORTION_NAMES[kind], attack: new CWLinf(definedOnly(cw)), norm: 'linf' };
     case 'deepfool':
-      return { name: `DeepFool ${norm === 'linf' ? 'L∞' : 'L2'}`, attack: new DeepFool(defined({ norm, maxIterations: number('max-iterations', count), overshoot: number('overshoot', { min: 0 }), ...common })), norm };
+      return { name: `DeepFool ${norm === 'linf' ? 'L∞' : 'L2'}`, attack: new DeepFool(definedOnly({ norm, maxIterations: number('max-iterations', count), overshoot: number('overshoot', { min: 0 }), ...common })), norm };
     case 'jsma': {
       const variant = values.variant === undefined ? undefined : choiceOption('attack', 'variant', values.variant, ['z', 'f'] as const);
       const theta = number('theta', { min: -1, max: 1 });
       if (theta === 0) throw new UsageError('attack: --theta must not be 0 (> 0 raises pixels, < 0 lowers them)');
-      return { name: `JSMA-${(variant ?? 'z').toUpperCase()}`, attack: new JSMA(defined({ variant, theta, gamma: number('gamma', { min: 0, exclusiveMin: true, max: 1 }), ...common })), norm: 'l0' };
+      return { name: `JSMA-${(variant ?? 'z').toUpperCase()}`, attack: new JSMA(definedOnly({ variant, theta, gamma: number('gamma', { min: 0, exclusiveMin: true, max: 1 }), ...common })), norm: 'l0' };
     }
     case 'lbfgs':
-      return { name: MINIMUM_DISTORTION_NAMES[kind], attack: new LBFGSAttack(defined({ searchSteps: number('search-steps', count), maxIterations: number('max-iterations', count), initialConst: number('initial-const', positive), ...common })), norm: 'l2' };
+      return { name: MINIMUM_DISTORTION_NAMES[kind], attack: new LBFGSAttack(definedOnly({ searchSteps: number('search-steps', count), maxIterations: number('max-iterations', count), initialConst: number('initial-const', positive), ...common })), norm: 'l2' };
   }
 }
 

@@ -32,7 +32,8 @@ import { JSMA } from '../attacks/jsma.js';
 import { LBFGSAttack } from '../attacks/lbfgs.js';
 import { MinimumEps } from '../attacks/minimum-eps.js';
 import { cleanAccuracy } from '../eval/robustness.js';
-import { definedOnly, type ExperimentCallbacks } from './experiment.js';
+import { definedOnly } from '../options.js';
+import type { ExperimentCallbacks } from './experiment.js';
 
 /** The paper's MNIST figures, for comparison: Table IV (mean distance, success rate), §VIII, Figures 9 and 10. */
 export const PAPER = {

@@ -13,7 +13,3 @@ export interface ExperimentCallbacks {
   log?: (line: string) => void;
 }
 
-/** The options that were given, without the undefined ones, to spread over defaults. */
-export function definedOnly<T extends object>(options: T): Partial<T> {
-  return Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as Partial<T>;
-}

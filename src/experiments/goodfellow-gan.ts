@@ -18,7 +18,8 @@ import { writeFileAtomic } from '../io/atomic.js';
 import { GanDiscriminator, GanGenerator, sampleLatent } from '../models/gan.js';
 import { GAN_TRAINING_DEFAULTS, trainGan, type GanEpochInfo, type GanTrainingOptions } from '../train/gan.js';
 import { parzenEstimate, type ParzenEstimate } from '../eval/parzen.js';
-import { definedOnly, type ExperimentCallbacks } from './experiment.js';
+import { definedOnly } from '../options.js';
+import type { ExperimentCallbacks } from './experiment.js';
 
 /** Table 1 of the paper: Parzen-window log-likelihood on the MNIST test set, nats. */
 export const GAN_PAPER = {

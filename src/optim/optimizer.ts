@@ -4,6 +4,7 @@
 // checkpoint moves between NetLab and PyTorch.
 import { enableGrad, isFloatingPoint, noGrad, scalarTensor, scope, Tensor, zeroGrads } from '../tensor/index.js';
 import { describeValue } from '../tensor/tensor.js';
+import { definedOnly } from '../options.js';
 
 /** Options every optimizer has. */
 export interface BaseOptions {
@@ -60,11 +61,6 @@ export function toSnake(name: string): string {
 /** snake_case to camelCase: exp_avg_sq → expAvgSq. */
 export function toCamel(name: string): string {
   return name.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
-}
-
-/** The entries whose value is not undefined: an option given as undefined takes its default. */
-function definedOnly<T extends object>(options: T): Partial<T> {
-  return Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
