@@ -375,6 +375,25 @@ export function exampleNorm(t: Tensor, norm: Norm): Tensor {
   return scope(() => (norm === 'linf' ? t.flatten(1).abs().amax(1) : t.flatten(1).norm(2, 1)));
 }
 
+/** Rows `at` (int64 indices) of every field of the record `from`, as new tensors. */
+export function takeRows<T extends { [K in keyof T]: Tensor }>(from: T, at: Tensor): T {
+  return noGrad(() => Object.fromEntries(Object.entries<Tensor>(from).map(([key, t]) => [key, t.indexSelect(0, at)]))) as T;
+}
+
+/**
+ * A copy of the record `into` in which rows `at` (int64 indices) of each field
+ * named in `rows` are replaced by `rows`' field; the other fields are `into`'s
+ * own tensors. `into` is unchanged, so `advance(into, putRows(into, at, rows))`
+ * updates a loop's state.
+ */
+export function putRows<T extends { [K in keyof T]: Tensor }>(into: T, at: Tensor, rows: Partial<T>): T {
+  return noGrad(() => {
+    const next = { ...into };
+    for (const key of Object.keys(rows) as (keyof T)[]) next[key] = into[key].clone().indexPut_([at], rows[key]!) as T[keyof T];
+    return next;
+  });
+}
+
 /** Replaces the tensors of a loop's state: disposes every old tensor the new state does not reuse. */
 export function advance<T extends object>(old: T, next: T): T {
   const kept = new Set(Object.values(next));
@@ -408,11 +427,7 @@ export function bestOfRuns(x: Tensor, attempt: (idx: Tensor | null, run: number)
         if (idx === null) return run;
         const old = { x: best.x.indexSelect(0, idx), score: best.score.indexSelect(0, idx) };
         const better = run.success.logicalOr(run.score.gt(old.score));
-        return {
-          x: best.x.clone().indexPut_([idx], where(perExample(better, x.ndim), run.x, old.x)),
-          success: best.success.clone().indexPut_([idx], run.success),
-          score: best.score.clone().indexPut_([idx], where(better, run.score, old.score)),
-        };
+        return putRows(best, idx, { x: where(perExample(better, x.ndim), run.x, old.x), success: run.success, score: where(better, run.score, old.score) });
       });
     });
     if (next === null) break;

@@ -6,8 +6,8 @@ import { enableGrad, noGrad } from '../tensor/autograd.js';
 import { arange, full, zeros, zerosLike } from '../tensor/creation.js';
 import { where } from '../tensor/ops.js';
 import { scope } from '../tensor/scope.js';
-import type { Tensor } from '../tensor/tensor.js';
-import { advance, goalMargin, perExample } from './attack.js';
+import { Tensor } from '../tensor/tensor.js';
+import { advance, goalMargin, perExample, putRows, takeRows } from './attack.js';
 import { randomStartInBall } from './pgd.js';
 
 // Carlini's code shrinks the box by this factor before arctanh, so the inputs
@@ -54,8 +54,9 @@ export function checkStartNoise(name: string, startNoise: number, box: [number, 
   if (!(startNoise >= 0 && startNoise <= box[1] - box[0])) throw new RangeError(`${name}: startNoise must be a number from 0 to the box's width ${box[1] - box[0]}, got ${startNoise}`);
 }
 
-/** Adam's state for rows of a variable: both moments and, per row, the steps taken (float [k]). */
-export interface AdamState {
+/** Rows of the variable RowAdam optimises, with Adam's state for them: both moments and, per row, the steps taken (float [k]). */
+export interface AdamRows {
+  variable: Tensor;
   expAvg: Tensor;
   expAvgSq: Tensor;
   steps: Tensor;
@@ -64,8 +65,8 @@ export interface AdamState {
 /**
  * Adam (PyTorch's update, β = (0.9, 0.999), ε = 1e-8) on a tensor whose rows
  * are independent problems, which can drop rows as their problems finish
- * (the attacks compute only the examples still running) and can resume from
- * a saved state (each row counts its own steps for the bias correction).
+ * (the attacks compute only the examples still running) and can resume rows
+ * saved by rows() (each row counts its own steps for the bias correction).
  */
 export class RowAdam {
   /** The optimised tensor (requires grad); replaced by keep(). */
@@ -74,12 +75,13 @@ export class RowAdam {
   private expAvgSq: Tensor;
   private steps: Tensor;
 
-  /** Starts at `start`, from `state` (copied) or from no steps. */
-  constructor(start: Tensor, private readonly lr: number, state?: AdamState) {
-    this.variable = start.detach().clone().requiresGrad_(true);
-    this.expAvg = state === undefined ? zerosLike(start) : state.expAvg.clone();
-    this.expAvgSq = state === undefined ? zerosLike(start) : state.expAvgSq.clone();
-    this.steps = state === undefined ? zeros([start.shape[0]]) : state.steps.clone();
+  /** Starts at `start` with no steps taken, or resumes rows saved by rows() (copied). */
+  constructor(start: Tensor | AdamRows, private readonly lr: number) {
+    const variable = start instanceof Tensor ? start : start.variable;
+    this.variable = variable.detach().clone().requiresGrad_(true);
+    this.expAvg = start instanceof Tensor ? zerosLike(variable) : start.expAvg.clone();
+    this.expAvgSq = start instanceof Tensor ? zerosLike(variable) : start.expAvgSq.clone();
+    this.steps = start instanceof Tensor ? zeros([variable.shape[0]]) : start.steps.clone();
   }
 
   /** One step from the variable's gradient. */
@@ -100,17 +102,17 @@ export class RowAdam {
     );
   }
 
-  /** Rows `rows` (int64 indices) of Adam's state, copied. */
-  state(rows: Tensor): AdamState {
-    return { expAvg: this.expAvg.indexSelect(0, rows), expAvgSq: this.expAvgSq.indexSelect(0, rows), steps: this.steps.indexSelect(0, rows) };
+  /** Rows `rows` (int64 indices) of the variable (without grad) and of Adam's state, copied. */
+  rows(rows: Tensor): AdamRows {
+    return takeRows({ variable: this.variable, expAvg: this.expAvg, expAvgSq: this.expAvgSq, steps: this.steps }, rows);
   }
 
   /** Keeps rows `rows` (int64 indices) of the variable and of Adam's state. */
   keep(rows: Tensor): void {
-    const variable = noGrad(() => this.variable.indexSelect(0, rows)).requiresGrad_(true);
-    const kept = this.state(rows);
+    const kept = this.rows(rows);
+    kept.variable.requiresGrad_(true);
     this.dispose();
-    Object.assign(this, { variable, ...kept });
+    Object.assign(this, kept);
   }
 
   dispose(): void {
@@ -174,9 +176,8 @@ export interface GrowingConstSolution {
  */
 export function solveWithGrowingConst(model: (x: Tensor) => Tensor, p: GrowingConstProblem, o: GrowingConstOptions): GrowingConstSolution {
   const m = p.x.shape[0];
-  let w = noGrad(() => toTanhSpace(p.start, p.box));
-  // Adam's state, carried from one value of c to the next as in Carlini's code (one optimiser per problem).
-  let adam: AdamState = { expAvg: zeros(p.x.shape), expAvgSq: zeros(p.x.shape), steps: zeros([m]) };
+  // w and Adam's state, carried from one value of c to the next as in Carlini's code (one optimiser per problem).
+  let saved: AdamRows = noGrad(() => ({ variable: toTanhSpace(p.start, p.box), expAvg: zeros(p.x.shape), expAvgSq: zeros(p.x.shape), steps: zeros([m]) }));
   let state = { solved: zeros([m], { dtype: 'bool' }), image: p.start.clone(), gradient: zeros(p.x.shape), c: p.c.clone() };
   let iterations = 0;
   try {
@@ -186,23 +187,15 @@ export function solveWithGrowingConst(model: (x: Tensor) => Tensor, p: GrowingCo
         rows.dispose();
         break;
       }
-      const round = descendRows(model, p, o, rows, w, adam, state);
+      const round = descendRows(model, p, o, rows, saved, state);
       iterations += round.iterations;
-      const merged = noGrad(() =>
-        scope(() => ({
-          solved: state.solved.clone().indexPut_([rows], round.solved),
-          image: state.image.clone().indexPut_([rows], round.image),
-          gradient: state.gradient.clone().indexPut_([rows], round.gradient),
-          c: state.c.clone().indexPut_([rows], where(round.solved, round.c, round.c.mul(o.constFactor))),
-        })),
-      );
-      state = advance(state, merged);
-      w = advance({ w }, { w: noGrad(() => w.clone().indexPut_([rows], round.w)) }).w;
-      adam = advance(adam, noGrad(() => ({ expAvg: adam.expAvg.clone().indexPut_([rows], round.adam.expAvg), expAvgSq: adam.expAvgSq.clone().indexPut_([rows], round.adam.expAvgSq), steps: adam.steps.clone().indexPut_([rows], round.adam.steps) })));
-      for (const t of [rows, round.solved, round.image, round.gradient, round.c, round.w, ...Object.values(round.adam)]) t.dispose();
+      const { solved, image, gradient, c } = round;
+      state = advance(state, scope(() => putRows(state, rows, { solved, image, gradient, c: noGrad(() => where(solved, c, c.mul(o.constFactor))) })));
+      saved = advance(saved, putRows(saved, rows, round.saved));
+      for (const t of [rows, solved, image, gradient, c, ...Object.values(round.saved)]) t.dispose();
     }
   } finally {
-    for (const t of [w, ...Object.values(adam)]) t.dispose();
+    for (const t of Object.values(saved)) t.dispose();
   }
   return { ...state, iterations };
 }
@@ -213,19 +206,21 @@ export function solveWithGrowingConst(model: (x: Tensor) => Tensor, p: GrowingCo
 const STALL_WINDOW = 100;
 
 /**
- * One value of c for rows `rows` of the problem: Adam from their w and Adam
- * state, each row stopping (and leaving the batch) at its first solved point.
- * Returns, per row, whether it was solved, its image and gradient there, its
- * c, and, for the rows not solved, their w and Adam state at the end (where the next c goes on).
+ * One value of c for rows `rows` of the problem: Adam from their saved w and
+ * Adam state, each row stopping (and leaving the batch) at its first solved
+ * point. Returns, per row, whether it was solved, its image and gradient
+ * there, its c, and, for the rows not solved, their w and Adam state at the
+ * end (where the next c goes on).
  */
-function descendRows(model: (x: Tensor) => Tensor, p: GrowingConstProblem, o: GrowingConstOptions, rows: Tensor, w: Tensor, adamState: AdamState, state: { image: Tensor; c: Tensor }) {
+function descendRows(model: (x: Tensor) => Tensor, p: GrowingConstProblem, o: GrowingConstOptions, rows: Tensor, saved: AdamRows, state: { image: Tensor; c: Tensor }) {
   const k = rows.shape[0];
   const c = state.c.indexSelect(0, rows);
-  const start = { w: w.indexSelect(0, rows), expAvg: adamState.expAvg.indexSelect(0, rows), expAvgSq: adamState.expAvgSq.indexSelect(0, rows), steps: adamState.steps.indexSelect(0, rows) };
-  let out = { solved: zeros([k], { dtype: 'bool' }), image: state.image.indexSelect(0, rows), gradient: zeros([k, ...p.x.shape.slice(1)]), ...start };
-  // The rows still running: their places in `out`, their rows of the problem, their c and goals.
+  let found = { solved: zeros([k], { dtype: 'bool' }), image: state.image.indexSelect(0, rows), gradient: zeros([k, ...p.x.shape.slice(1)]) };
+  // The unsolved rows' w and Adam state where they leave (a solved row's is never used again).
+  let left = takeRows(saved, rows);
+  // The rows still running: their places in `found`, their rows of the problem, their c and goals.
   let running = { at: arange(k, { dtype: 'int64' }), rows: rows.clone(), c: c.clone(), goal: p.goal.indexSelect(0, rows), previous: full([k], Infinity) };
-  const adam = new RowAdam(start.w, o.lr, start);
+  const adam = new RowAdam(left, o.lr);
   const checkEvery = Math.max(STALL_WINDOW, Math.floor(o.maxIterations / 10));
   let iterations = 0;
   try {
@@ -260,44 +255,33 @@ function descendRows(model: (x: Tensor) => Tensor, p: GrowingConstProblem, o: Gr
       }
       const leaving = stalled === null ? now.solved : noGrad(() => now.solved.logicalOr(stalled!));
       if (noGrad(() => leaving.any().item())) {
-        const found = noGrad(() => now.solved.nonzero().flatten());
-        const gaveUp = noGrad(() => (stalled === null ? zeros([0], { dtype: 'int64' }) : stalled.nonzero().flatten()));
-        const going = noGrad(() => scope(() => leaving.logicalNot().nonzero().flatten()));
-        const at = noGrad(() => running.at.indexSelect(0, found));
-        const gaveUpAt = noGrad(() => running.at.indexSelect(0, gaveUp));
-        out = advance(
-          out,
-          noGrad(() => scope(() => ({
-            solved: out.solved.clone().indexPut_([at], now.solved.indexSelect(0, found)),
-            image: out.image.clone().indexPut_([at], now.image.indexSelect(0, found)),
-            gradient: out.gradient.clone().indexPut_([at], now.gradient.indexSelect(0, found)),
-            w: out.w.clone().indexPut_([gaveUpAt], adam.variable.detach().indexSelect(0, gaveUp)),
-            ...adamRows(out, gaveUpAt, adam.state(gaveUp)),
-          }))),
-        );
-        const keep = (t: Tensor) => t.indexSelect(0, going);
-        running = advance(running, noGrad(() => ({ at: keep(running.at), rows: keep(running.rows), c: keep(running.c), goal: keep(running.goal), previous: keep(running.previous) })));
-        adam.keep(going);
-        for (const t of [found, gaveUp, going, at, gaveUpAt]) t.dispose();
+        const next = scope(() => {
+          const solvedNow = noGrad(() => now.solved.nonzero().flatten());
+          const gaveUp = noGrad(() => (stalled === null ? zeros([0], { dtype: 'int64' }) : stalled.nonzero().flatten()));
+          const going = noGrad(() => leaving.logicalNot().nonzero().flatten());
+          return {
+            found: putRows(found, running.at.indexSelect(0, solvedNow), takeRows({ solved: now.solved, image: now.image, gradient: now.gradient }, solvedNow)),
+            left: putRows(left, running.at.indexSelect(0, gaveUp), adam.rows(gaveUp)),
+            running: takeRows(running, going),
+            going,
+          };
+        });
+        found = advance(found, next.found);
+        left = advance(left, next.left);
+        running = advance(running, next.running);
+        adam.keep(next.going);
+        next.going.dispose();
       }
       if (stalled !== null) for (const t of [stalled, leaving]) t.dispose();
       for (const t of Object.values(now)) t.dispose();
     }
     // The rows that ran out of iterations keep going from here with the next c.
-    const all = arange(running.at.shape[0], { dtype: 'int64' });
-    out = advance(out, noGrad(() => scope(() => ({ ...out, w: out.w.clone().indexPut_([running.at], adam.variable.detach()), ...adamRows(out, running.at, adam.state(all)) }))));
-    all.dispose();
+    left = advance(left, scope(() => putRows(left, running.at, adam.rows(arange(running.at.shape[0], { dtype: 'int64' })))));
   } finally {
     adam.dispose();
     for (const t of Object.values(running)) t.dispose();
   }
-  const { expAvg, expAvgSq, steps, ...rest } = out;
-  return { ...rest, adam: { expAvg, expAvgSq, steps }, c, iterations };
-}
-
-/** `into`'s Adam state with rows `at` replaced by `rows`. */
-function adamRows(into: AdamState, at: Tensor, rows: AdamState): AdamState {
-  return { expAvg: into.expAvg.clone().indexPut_([at], rows.expAvg), expAvgSq: into.expAvgSq.clone().indexPut_([at], rows.expAvgSq), steps: into.steps.clone().indexPut_([at], rows.steps) };
+  return { ...found, saved: left, c, iterations };
 }
 
 // c's upper bound before a success is known ("no upper bound yet").

@@ -16,7 +16,7 @@ import { full, tensor, zeros } from '../tensor/creation.js';
 import { where } from '../tensor/ops.js';
 import { scope } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { advance, Attack, perExample, type AttackCore, type AttackOptions } from './attack.js';
+import { advance, Attack, perExample, putRows, type AttackCore, type AttackOptions } from './attack.js';
 import { checkStartNoise, solveWithGrowingConst, startingPoint } from './carlini-wagner.js';
 
 export interface CWL0Options extends AttackOptions {
@@ -115,13 +115,13 @@ export class CWL0 extends Attack {
           const fixed = fixPixels(allowed, delta, solution.gradient, solution.solved);
           // A solved example whose every pixel is fixed can go no further.
           const stuck = fixed.flatten(1).sum(1).eq(0);
-          return {
-            allowed: state.allowed.clone().indexPut_([rows], fixed),
-            c: state.c.clone().indexPut_([rows], solution.c),
-            last: state.last.clone().indexPut_([rows], where(perExample(solution.solved, x.ndim), solution.image, state.last.indexSelect(0, rows))),
-            start: state.start.clone().indexPut_([rows], solution.image),
-            ended: state.ended.clone().indexPut_([rows], solution.solved.logicalNot().logicalOr(stuck)),
-          };
+          return putRows(state, rows, {
+            allowed: fixed,
+            c: solution.c,
+            last: where(perExample(solution.solved, x.ndim), solution.image, state.last.indexSelect(0, rows)),
+            start: solution.image,
+            ended: solution.solved.logicalNot().logicalOr(stuck),
+          });
         });
       });
       rows.dispose();

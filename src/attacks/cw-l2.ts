@@ -15,7 +15,7 @@ import { arange, full, zeros, zerosLike } from '../tensor/creation.js';
 import { where } from '../tensor/ops.js';
 import { scope } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { advance, Attack, perExample, type AttackCore, type AttackOptions } from './attack.js';
+import { advance, Attack, perExample, putRows, type AttackCore, type AttackOptions } from './attack.js';
 import { checkStartNoise, constSearch, cwObjective, fromTanhSpace, nextConst, reachedWithMargin, RowAdam, startingPoint, toTanhSpace } from './carlini-wagner.js';
 
 export interface CWL2Options extends AttackOptions {
@@ -117,10 +117,7 @@ export class CWL2 extends Attack {
     // Writes the running examples' part back into the result.
     const settle = () => {
       const r = running;
-      result = advance(
-        result,
-        noGrad(() => ({ l2: result.l2.clone().indexPut_([rows], r.l2), adversarial: result.adversarial.clone().indexPut_([rows], r.adversarial), succeeded: result.succeeded.clone().indexPut_([rows], r.succeeded) })),
-      );
+      result = advance(result, putRows(result, rows, { l2: r.l2, adversarial: r.adversarial, succeeded: r.succeeded }));
     };
     try {
       for (let i = 0; i < this.maxIterations; i++) {

@@ -402,11 +402,10 @@ test("RowAdam takes PyTorch Adam's steps, and rows it drops leave the others' st
     // Resumed from its state, with rows at different step counts (row 0 after 10 steps, row 1 after 0), a new
     // RowAdam takes the steps the old one would have.
     const both = tensor([0, 1], { dtype: 'int64' });
-    const saved = alone.state(both);
+    const saved = alone.rows(both);
     const fresh = new RowAdam(start.indexSelect(0, both), 0.05);
-    const mixedStart = cat([alone.variable.detach().narrow(0, 0, 1), start.narrow(0, 1, 1)]);
-    const mixedState = { expAvg: cat([saved.expAvg.narrow(0, 0, 1), zeros([1, 4])]), expAvgSq: cat([saved.expAvgSq.narrow(0, 0, 1), zeros([1, 4])]), steps: tensor([10, 0]) };
-    const resumed = new RowAdam(mixedStart, 0.05, mixedState);
+    const mixed = { variable: cat([saved.variable.narrow(0, 0, 1), start.narrow(0, 1, 1)]), expAvg: cat([saved.expAvg.narrow(0, 0, 1), zeros([1, 4])]), expAvgSq: cat([saved.expAvgSq.narrow(0, 0, 1), zeros([1, 4])]), steps: tensor([10, 0]) };
+    const resumed = new RowAdam(mixed, 0.05);
     for (let i = 0; i < 5; i++) {
       for (const [o, t] of [[alone, keptTarget], [fresh, target.indexSelect(0, both)], [resumed, cat([keptTarget.narrow(0, 0, 1), target.narrow(0, 1, 1)])]] as const) {
         lossOf(o.variable, t).backward();
