@@ -207,7 +207,7 @@ function toLattice(model: (x: Tensor) => Tensor, adversarial: Tensor, goal: Tens
         const moved = flat.gather(1, pixel).add(where(goUp, level, -level).view(-1, 1)).clamp(lo, hi);
         const updated = flat.scatter(1, pixel, moved).view(point.shape);
         const stillBroken = reached(model(updated), rowGoal, targeted).logicalNot();
-        return { current: current.clone().indexPut_([idx], updated), broken: broken.clone().indexPut_([idx], stillBroken) };
+        return putRows({ current, broken }, idx, { current: updated, broken: stillBroken });
       });
     });
     if (next === null) break;

@@ -14,7 +14,7 @@ import { full, zeros } from '../tensor/creation.js';
 import { where } from '../tensor/ops.js';
 import { scope } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { advance, Attack, exampleNorm, perExample, reached, type AttackCore, type AttackOptions } from './attack.js';
+import { advance, Attack, exampleNorm, perExample, putRows, reached, type AttackCore, type AttackOptions } from './attack.js';
 import { checkStartNoise, solveWithGrowingConst, startingPoint } from './carlini-wagner.js';
 
 export interface CWLinfOptions extends AttackOptions {
@@ -117,13 +117,13 @@ export class CWLinf extends Attack {
         return noGrad(() => {
           const largest = exampleNorm(solution.image.sub(clean), 'linf');
           const nextTau = where(largest.lt(tau), largest, tau).mul(this.decreaseFactor);
-          return {
-            tau: state.tau.clone().indexPut_([rows], where(solution.solved, nextTau, tau)),
-            c: state.c.clone().indexPut_([rows], solution.c),
-            last: state.last.clone().indexPut_([rows], where(perExample(solution.solved, x.ndim), solution.image, state.last.indexSelect(0, rows))),
-            start: state.start.clone().indexPut_([rows], solution.image),
-            ended: state.ended.clone().indexPut_([rows], solution.solved.logicalNot()),
-          };
+          return putRows(state, rows, {
+            tau: where(solution.solved, nextTau, tau),
+            c: solution.c,
+            last: where(perExample(solution.solved, x.ndim), solution.image, state.last.indexSelect(0, rows)),
+            start: solution.image,
+            ended: solution.solved.logicalNot(),
+          });
         });
       });
       rows.dispose();

@@ -19,7 +19,7 @@ import { cat, stack, where } from '../tensor/ops.js';
 import { scope } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
 import * as F from '../nn/functional.js';
-import { advance, Attack, reached, type AttackCore, type AttackOptions } from './attack.js';
+import { advance, Attack, putRows, reached, type AttackCore, type AttackOptions } from './attack.js';
 
 export type JSMAVariant = 'z' | 'f';
 
@@ -86,13 +86,13 @@ export class JSMA extends Attack {
           const moved = flat.scatter(1, pairs, flat.gather(1, pairs).add(this.theta * (hi - lo)).clamp(lo, hi));
           const updated = where(admissible.view(-1, 1), moved, flat).view(point.shape);
           const stillFailing = reached(model(updated), goal.indexSelect(0, idx), targeted).logicalNot();
-          return {
-            adversarial: state.adversarial.clone().indexPut_([idx], updated),
-            domain: state.domain.clone().indexPut_([idx], where(admissible.view(-1, 1), domain.scatter(1, pairs, 0), domain)),
+          return putRows(state, idx, {
+            adversarial: updated,
+            domain: where(admissible.view(-1, 1), domain.scatter(1, pairs, 0), domain),
             // An example with no admissible pair has failed; it leaves the loop.
-            active: state.active.clone().indexPut_([idx], stillFailing.logicalAnd(admissible)),
-            changed: state.changed.clone().indexPut_([idx], state.changed.indexSelect(0, idx).add(admissible.float().mul(2))),
-          };
+            active: stillFailing.logicalAnd(admissible),
+            changed: state.changed.indexSelect(0, idx).add(admissible.float().mul(2)),
+          });
         });
       });
       if (next === null) break;
