@@ -257,11 +257,11 @@ function descendRows(model: (x: Tensor) => Tensor, p: GrowingConstProblem, o: Gr
       if (noGrad(() => leaving.any().item())) {
         const next = scope(() => {
           const solvedNow = noGrad(() => now.solved.nonzero().flatten());
-          const gaveUp = noGrad(() => (stalled === null ? zeros([0], { dtype: 'int64' }) : stalled.nonzero().flatten()));
+          const gaveUp = stalled === null ? null : noGrad(() => stalled!.nonzero().flatten());
           const going = noGrad(() => leaving.logicalNot().nonzero().flatten());
           return {
             found: putRows(found, running.at.indexSelect(0, solvedNow), takeRows({ solved: now.solved, image: now.image, gradient: now.gradient }, solvedNow)),
-            left: putRows(left, running.at.indexSelect(0, gaveUp), adam.rows(gaveUp)),
+            left: gaveUp === null ? left : putRows(left, running.at.indexSelect(0, gaveUp), adam.rows(gaveUp)),
             running: takeRows(running, going),
             going,
           };
