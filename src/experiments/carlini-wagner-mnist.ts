@@ -93,7 +93,7 @@ export const CW_MNIST_DEFAULTS = {
   transferCount: 50,
   kappas: [0, 5, 10, 15, 20, 25, 30, 35, 40],
   searchSteps: 9,
-  maxIterations: 1000,
+  maxIterations: 2000,
   l0LinfIterations: 200,
   transferSearchSteps: 3,
   trainCount: 60000,
@@ -477,7 +477,7 @@ function blackImage(model: CWMnistNet, o: CwMnistResult['options'], callbacks: E
 }
 
 // The transfer runs start c here, not at 1e-3: few search steps then reach the large c that high confidence needs.
-const TRANSFER_CONST = 0.1;
+const TRANSFER_CONST = 1;
 
 /**
  * Figures 9–10, untargeted: two networks on disjoint halves of the training
