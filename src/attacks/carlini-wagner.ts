@@ -137,6 +137,15 @@ export interface GrowingConstProblem {
   image?: (free: Tensor, rows: Tensor) => Tensor;
   /** The distance term of rows `rows` at their images, [k]. */
   penalty: (image: Tensor, rows: Tensor) => Tensor;
+  /**
+   * Adam descends on (c·f + penalty)/c, the same minimiser at each c, instead of Carlini's c·f + penalty. C&W L∞
+   * needs it: from its c₀ = 1e-5 the gradient at a pixel on the box's edge (c·∇f·tanh′ ≈ 1e-5·0.05·1e-6) is far
+   * below Adam's ε = 1e-8, so the image does not move until c nears 1 (2% of MNIST targets failed at 200
+   * iterations). C&W L0 must not: there the 1/c form's large penalty gradients at small c stay in Adam's second
+   * moment, which is carried across c, and shrink the steps of the larger c that could succeed (3 of 900 MNIST
+   * targets failed at 200 iterations, all 3 succeed on c·f + penalty).
+   */
+  divideByConst: boolean;
   /** Which of rows `rows` count as solved, from their hinge f, penalty, c and logits at the current point (bool [k]). */
   solved: (terms: { hinge: Tensor; penalty: Tensor; c: Tensor; logits: Tensor }, rows: Tensor) => Tensor;
 }
@@ -234,13 +243,10 @@ function descendRows(model: (x: Tensor) => Tensor, p: GrowingConstProblem, o: Gr
           const hinge = cwObjective(logits, r.goal, p.targeted, p.kappa).add(p.kappa);
           return { image, logits, hinge, penalty: p.penalty(image, r.rows) };
         });
-        // Adam descends on (c·f + penalty)/c, the same problem at every c: on c·f + penalty, as Carlini's code, a
-        // small c leaves the gradient at a pixel on the box's edge (c·∇f·tanh′ ≈ 1e-5·0.05·1e-6) far below Adam's
-        // ε = 1e-8, so the image does not move until c nears 1 (C&W L∞ then failed 2% of MNIST targets at 200
-        // iterations). The gradient reported (L0's pixel ranking) is the unscaled loss's.
-        const loss = enableGrad(() => terms.hinge.add(terms.penalty.div(r.c)));
+        // The gradient reported (L0's pixel ranking) is that of c·f + penalty either way.
+        const loss = enableGrad(() => (p.divideByConst ? terms.hinge.add(terms.penalty.div(r.c)) : terms.hinge.mul(r.c).add(terms.penalty)));
         enableGrad(() => loss.sum()).backward();
-        const gradient = noGrad(() => adam.variable.grad!.mul(perExample(r.c, p.x.ndim)));
+        const gradient = noGrad(() => (p.divideByConst ? adam.variable.grad!.mul(perExample(r.c, p.x.ndim)) : adam.variable.grad!.clone()));
         const solved = noGrad(() => p.solved({ hinge: terms.hinge.detach(), penalty: terms.penalty.detach(), c: r.c, logits: terms.logits.detach() }, r.rows));
         const point = { solved, loss: loss.detach(), image: terms.image.detach(), gradient };
         adam.step();

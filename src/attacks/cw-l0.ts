@@ -105,6 +105,7 @@ export class CWL0 extends Attack {
             box: this.box,
             image: (free, r) => where(allowed.indexSelect(0, r).bool(), free, clean.indexSelect(0, r)),
             penalty: (image, r) => image.sub(clean.indexSelect(0, r)).square().flatten(1).sum(1),
+            divideByConst: false,
             solved: ({ hinge }) => hinge.lt(SOLVED_HINGE),
           },
           { lr: this.lr, maxIterations: this.maxIterations, largestConst: this.largestConst, constFactor: CONST_FACTOR, abortEarly: this.abortEarly },

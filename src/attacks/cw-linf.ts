@@ -109,6 +109,7 @@ export class CWLinf extends Attack {
             kappa: this.kappa,
             box: this.box,
             penalty: (image, r) => image.sub(clean.indexSelect(0, r)).abs().sub(perExample(tau.indexSelect(0, r), x.ndim)).relu().flatten(1).sum(1),
+            divideByConst: true,
             solved: ({ hinge, penalty, c, logits }, r) => hinge.mul(c).add(penalty).lt(c.mul(SOLVED_LOSS)).logicalAnd(reached(logits, goals.indexSelect(0, r), targeted)),
           },
           { lr: this.lr, maxIterations: this.maxIterations, largestConst: this.largestConst, constFactor: CONST_FACTOR, abortEarly: this.abortEarly && !firstProblem },
