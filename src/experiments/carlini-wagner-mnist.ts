@@ -82,7 +82,7 @@ export interface CwMnistOptions {
   dataRoot?: string;
 }
 
-/** The default budget: one run on 2 CPU cores took 65 minutes (training 12.5, Table IV 21.5, distillation 15, the transfer curves 13). */
+/** The default budget (see the reproduce command's help for its time). */
 export const CW_MNIST_DEFAULTS = {
   seed: 0,
   naturalEpochs: 6,
