@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 
-import { cat, enableGrad, F, grad, liveTensors, manualSeed, nn, noGrad, rand, scope, tensor, Tensor, zeros } from '../../src/index.js';
+import { cat, enableGrad, F, full, grad, liveTensors, manualSeed, nn, noGrad, rand, scope, tensor, Tensor, zeros } from '../../src/index.js';
 import { attackAllTargets, BIM, CWL0, CWL2, CWLinf, DeepFool, FGSM, JSMA, LBFGSAttack, MinimumEps, PGD, cwObjective, fromTanhSpace, goalMargin, toTanhSpace, type AttackResult } from '../../src/attacks/index.js';
 import { RowAdam } from '../../src/attacks/carlini-wagner.js';
 import { Adam } from '../../src/optim/adam.js';
@@ -133,6 +133,24 @@ test("C&W L∞ and L0 move pixels at the box's edge from their default c₀ (c·
     for (const attack of [new CWLinf({ maxIterations: 50 }), new CWL0({ maxIterations: 50 })]) {
       const result = attack.run(model, black, options);
       assert.ok(result.success.all().item(), `${attack.name}: success ${result.success.toArray()}`);
+    }
+  });
+});
+
+test("C&W L0 descends on Carlini's c·f + penalty: dividing by c would leave the small c's penalty gradients in Adam's carried state", () => {
+  // Z = (14, Σᵢ xᵢ) from a grey 4 × 4 image (Σ = 8): class 1 needs Σ δᵢ > 6, at least 12 pixels raised. On f + penalty/c
+  // the penalty's gradient at c = 1e-3 is 2000·δ; it stays in Adam's second moment (carried across c), and 12 values
+  // of c (1e-3 to 4) × 50 steps fell short. On c·f + penalty the same budget succeeds, and so does half of it.
+  const model = (x: Tensor) => scope(() => x.flatten(1).sum(1, { keepdim: true }).mul(tensor([[0, 1]])).add(tensor([[14, 0]])));
+  scope(() => {
+    const grey = full([1, 1, 4, 4], 0.5);
+    const options = { labels: tensor([0], { dtype: 'int64' }), targets: tensor([1], { dtype: 'int64' }) };
+    for (const maxIterations of [50, 25]) {
+      const result = new CWL0({ maxIterations, largestConst: 4 }).run(model, grey, options);
+      assert.ok(result.success.all().item(), `${maxIterations} iterations per c: success ${result.success.toArray()}`);
+      assert.ok(noGrad(() => model(result.adversarial).argmax(1).eq(1).all().item()), 'the re-fed example reaches class 1');
+      const pixels = result.l0.item();
+      assert.ok(pixels >= 12 && pixels <= 16, `pixels changed: ${pixels}`);
     }
   });
 });
