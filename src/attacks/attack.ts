@@ -394,8 +394,8 @@ export function putRows<T extends { [K in keyof T]: Tensor }>(into: T, at: Tenso
   });
 }
 
-/** Replaces the tensors of a loop's state: disposes every old tensor the new state does not reuse. */
-export function advance<T extends object>(old: T, next: T): T {
+/** Replaces the tensors of a loop's state (a record of tensors, not a bare tensor): disposes every old tensor the new state does not reuse. */
+export function advance<T extends object>(old: Exclude<T, Tensor>, next: T): T {
   const kept = new Set(Object.values(next));
   for (const t of Object.values(old)) if (t instanceof Tensor && !kept.has(t)) t.dispose();
   return next;

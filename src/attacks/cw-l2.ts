@@ -155,7 +155,9 @@ export class CWL2 extends Attack {
             settle();
             const keep = (t: Tensor) => t.indexSelect(0, going);
             running = advance(running, noGrad(() => ({ x: keep(running.x), w0: keep(running.w0), goal: keep(running.goal), c: keep(running.c), previous: keep(running.previous), l2: keep(running.l2), adversarial: keep(running.adversarial), succeeded: keep(running.succeeded) })));
-            rows = advance(rows, noGrad(() => rows.indexSelect(0, going)));
+            const stillRunning = noGrad(() => rows.indexSelect(0, going));
+            rows.dispose();
+            rows = stillRunning;
             adam.keep(going);
           }
           going.dispose();

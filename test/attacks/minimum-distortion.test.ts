@@ -437,6 +437,28 @@ test("RowAdam takes PyTorch Adam's steps, and rows it drops leave the others' st
   });
 });
 
+test('C&W L2 holds as many tensors at its last step as at its first: nothing piles up over iterations or values of c', () => {
+  const model = trainedSmallCnn();
+  const data = loadMnist({ split: 'test' });
+  scope(() => {
+    const x = data.images.narrow(0, 0, 20);
+    const y = data.labels.narrow(0, 0, 20);
+    // Live tensors at every model call; the first (the class count) and the last (the success check) come before and after the descent.
+    const live: number[] = [];
+    const forward = (input: Tensor) => {
+      live.push(liveTensors());
+      return model.forward(input);
+    };
+    // Five values of c restart the descent five times.
+    const result = new CWL2({ searchSteps: 5, maxIterations: 100, initialConst: 0.1 }).run(forward, x, { labels: y, targets: y.add(1).remainder(10) });
+    const steady = live.slice(1, -1);
+    assert.equal(steady.length, result.iterations);
+    assert.equal(Math.max(...steady) - Math.min(...steady), 0, `live tensors from ${Math.min(...steady)} to ${Math.max(...steady)} over ${steady.length} steps`);
+  });
+  data.dispose();
+  model.dispose();
+});
+
 test('the C&W attacks treat each example as its own problem: a batch gives what each example gives alone', () => {
   const model = trainedSmallCnn();
   const data = loadMnist({ split: 'test' });
