@@ -78,7 +78,7 @@ export class RowAdam {
   /** Starts at `start` with no steps taken, or resumes rows saved by rows() (copied). */
   constructor(start: Tensor | AdamRows, private readonly lr: number) {
     const variable = start instanceof Tensor ? start : start.variable;
-    this.variable = scope(() => variable.detach().clone()).requiresGrad_(true);
+    this.variable = noGrad(() => variable.clone()).requiresGrad_(true);
     this.expAvg = start instanceof Tensor ? zerosLike(variable) : start.expAvg.clone();
     this.expAvgSq = start instanceof Tensor ? zerosLike(variable) : start.expAvgSq.clone();
     this.steps = start instanceof Tensor ? zeros([variable.shape[0]]) : start.steps.clone();

@@ -15,7 +15,7 @@ import { arange, full, zeros, zerosLike } from '../tensor/creation.js';
 import { where } from '../tensor/ops.js';
 import { scope } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { advance, Attack, perExample, putRows, type AttackCore, type AttackOptions } from './attack.js';
+import { advance, Attack, perExample, putRows, takeRows, type AttackCore, type AttackOptions } from './attack.js';
 import { checkStartNoise, constSearch, cwObjective, fromTanhSpace, nextConst, reachedWithMargin, RowAdam, startingPoint, toTanhSpace } from './carlini-wagner.js';
 
 export interface CWL2Options extends AttackOptions {
@@ -105,9 +105,8 @@ export class CWL2 extends Attack {
     const n = x.shape[0];
     const fresh = () => ({ l2: start.l2.clone(), adversarial: start.adversarial.clone(), succeeded: zeros([n], { dtype: 'bool' }) });
     let result = fresh();
-    // The examples still running (indices into the batch), their inputs and their part of the result.
-    let rows = arange(n, { dtype: 'int64' });
-    let running = { x: x.clone(), w0: w0.clone(), goal: goal.clone(), c: c.clone(), previous: full([n], Infinity), ...fresh() };
+    // The examples still running (rows: indices into the batch), their inputs and their part of the result.
+    let running = { rows: arange(n, { dtype: 'int64' }), x: x.clone(), w0: w0.clone(), goal: goal.clone(), c: c.clone(), previous: full([n], Infinity), ...fresh() };
     // Adam runs on the offset from w0, from 0 (at the image, Carlini's start) or from the start beside it.
     const offset = this.startNoise > 0 ? noGrad(() => scope(() => toTanhSpace(startingPoint(x, this.startNoise, this.box), this.box).sub(w0))) : zerosLike(w0);
     const adam = new RowAdam(offset, this.lr);
@@ -117,7 +116,7 @@ export class CWL2 extends Attack {
     // Writes the running examples' part back into the result.
     const settle = () => {
       const r = running;
-      result = advance(result, putRows(result, rows, { l2: r.l2, adversarial: r.adversarial, succeeded: r.succeeded }));
+      result = advance(result, putRows(result, r.rows, { l2: r.l2, adversarial: r.adversarial, succeeded: r.succeeded }));
     };
     try {
       for (let i = 0; i < this.maxIterations; i++) {
@@ -151,23 +150,19 @@ export class CWL2 extends Attack {
         if (this.abortEarly && i % checkEvery === 0) {
           const going = noGrad(() => scope(() => losses.le(running.previous.mul(0.9999)).nonzero().flatten()));
           running = advance(running, { ...running, previous: losses });
-          if (going.shape[0] < rows.shape[0]) {
+          if (going.shape[0] < running.rows.shape[0]) {
             settle();
-            const keep = (t: Tensor) => t.indexSelect(0, going);
-            running = advance(running, noGrad(() => ({ x: keep(running.x), w0: keep(running.w0), goal: keep(running.goal), c: keep(running.c), previous: keep(running.previous), l2: keep(running.l2), adversarial: keep(running.adversarial), succeeded: keep(running.succeeded) })));
-            const stillRunning = noGrad(() => rows.indexSelect(0, going));
-            rows.dispose();
-            rows = stillRunning;
+            running = advance(running, takeRows(running, going));
             adam.keep(going);
           }
           going.dispose();
-          if (rows.shape[0] === 0) break;
+          if (running.rows.shape[0] === 0) break;
         } else losses.dispose();
       }
       settle();
     } finally {
       adam.dispose();
-      for (const t of [rows, ...Object.values(running)]) t.dispose();
+      for (const t of Object.values(running)) t.dispose();
     }
     const { succeeded, ...best } = result;
     return { best, succeeded, iterations };

@@ -329,7 +329,7 @@ class NetworkTrainer {
         scheduleEvery: every,
         onStep: (s) => callbacks.progress?.(s.globalStep + 1, { loss: s.loss.toFixed(3) }),
         onEpoch: (e) => {
-          if (e.epoch === 0 && job.snapshotFirstEpoch) firstEpoch = scope(() => new Map([...model.stateDict()].map(([k, v]) => [k, v.detach().clone()])));
+          if (e.epoch === 0 && job.snapshotFirstEpoch) firstEpoch = noGrad(() => new Map([...model.stateDict()].map(([k, v]) => [k, v.clone()])));
         },
       });
     } finally {
